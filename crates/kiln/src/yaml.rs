@@ -1,0 +1,784 @@
+//! YAML in and out, with one rule for both directions: a value means the same thing to a
+//! YAML 1.1 reader (Kubernetes' go-yaml, kubectl, PyYAML) and a YAML 1.2 reader.
+//!
+//! Reading builds a [`Node`] tree with line numbers on top of `saphyr-parser`'s event stream and
+//! refuses what kiln does not need and what has hurt others: anchors and aliases (alias bombs),
+//! merge keys, tags, duplicate keys, nesting deeper than [`MAX_DEPTH`], and plain scalars that the
+//! two YAML versions read differently (`yes`, `on`, `0755`, `1e3`, `2001-12-14`) or that would not
+//! survive a round trip unchanged (`1.10`, `+1`, `2^64 + 1`).
+//!
+//! Writing ([`emit_document`]) is kiln's own emitter: block style, two-space indents, sequences
+//! indented under their key, and a string is written plain only when both YAML versions read it
+//! back as the same string; otherwise it is double-quoted (or a literal block when multi-line).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use serde_json::{Map, Number, Value};
+
+use crate::error::{Error, ErrorKind, Location, Result};
+
+/// Deeper nesting than this is refused (hostile input, and no manifest needs it).
+pub const MAX_DEPTH: usize = 64;
+
+/// A YAML value with the position it was read from (1-based line and column).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: NodeValue,
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Seq(Vec<Node>),
+    /// Keys in document order, each with its own position.
+    Map(Vec<(Key, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Node {
+    /// Converts to JSON-shaped data, keeping key order.
+    pub fn to_json(&self) -> Value {
+        match &self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(*b),
+            NodeValue::Number(n) => Value::Number(n.clone()),
+            NodeValue::String(s) => Value::String(s.clone()),
+            NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeValue::Map(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, node) in entries {
+                    map.insert(key.name.clone(), node.to_json());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn key(&self, key: &str) -> Option<&Key> {
+        match &self.value {
+            NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, _)| k),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Key, Node)]> {
+        match &self.value {
+            NodeValue::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// Follows a dotted key path (`apps.lexilink.web`; numbers index sequences) as far as it
+    /// goes and returns the position of the deepest node or key reached.
+    pub fn position_of(&self, path: &str) -> (usize, usize) {
+        let mut node = self;
+        let mut pos = (self.line, self.column);
+        for segment in path.split('.').filter(|s| !s.is_empty()) {
+            let next = match &node.value {
+                NodeValue::Map(entries) => entries
+                    .iter()
+                    .find(|(k, _)| k.name == segment)
+                    .map(|(k, v)| ((k.line, k.column), v)),
+                NodeValue::Seq(items) => segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(|v| ((v.line, v.column), v)),
+                _ => None,
+            };
+            match next {
+                Some((p, n)) => {
+                    pos = p;
+                    node = n;
+                }
+                None => break,
+            }
+        }
+        pos
+    }
+}
+
+/// Parses every document of a YAML stream. `file` only names the source in errors.
+/// A leading byte order mark and CRLF line endings are accepted.
+pub fn parse_documents(src: &str, file: &Path) -> Result<Vec<Node>> {
+    let src = normalize_newlines(src);
+    let mut builder = Builder { file, events: Parser::new_from_str(&src), docs: Vec::new() };
+    builder.stream()?;
+    Ok(builder.docs)
+}
+
+/// Parses a file that must hold exactly one document.
+pub fn parse_document(src: &str, file: &Path) -> Result<Node> {
+    let mut docs = parse_documents(src, file)?;
+    match docs.len() {
+        1 => Ok(docs.pop().unwrap()),
+        0 => Err(Error::new(ErrorKind::Yaml, "the file is empty; expected one YAML document")
+            .at(Location::file(file))),
+        n => {
+            let second = &docs[1];
+            Err(Error::new(
+                ErrorKind::Yaml,
+                format!("expected one YAML document, found {n}; remove the `---` separators"),
+            )
+            .at(Location::at(file, second.line, second.column)))
+        }
+    }
+}
+
+/// Strips a byte order mark and turns CRLF (and lone CR) into LF.
+pub fn normalize_newlines(src: &str) -> Cow<'_, str> {
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    if src.contains('\r') {
+        Cow::Owned(src.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(src)
+    }
+}
+
+struct Builder<'a, 'src> {
+    file: &'a Path,
+    events: Parser<'src, saphyr_parser::StrInput<'src>>,
+    docs: Vec<Node>,
+}
+
+impl<'src> Builder<'_, 'src> {
+    fn err(&self, span: Span, message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Yaml, message).at(Location::at(
+            self.file,
+            span.start.line(),
+            span.start.col() + 1,
+        ))
+    }
+
+    fn next(&mut self) -> Result<(Event<'src>, Span)> {
+        match self.events.next() {
+            Some(Ok(event)) => Ok(event),
+            Some(Err(e)) => {
+                let m = e.marker();
+                Err(Error::new(ErrorKind::Yaml, format!("invalid YAML: {}", e.info()))
+                    .at(Location::at(self.file, m.line(), m.col() + 1)))
+            }
+            None => Err(Error::new(ErrorKind::Yaml, "unexpected end of YAML stream")
+                .at(Location::file(self.file))),
+        }
+    }
+
+    fn stream(&mut self) -> Result<()> {
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => return Ok(()),
+                Event::DocumentStart(_) => {
+                    let (event, span) = self.next()?;
+                    if matches!(event, Event::DocumentEnd) {
+                        continue;
+                    }
+                    let node = self.node(event, span, 0)?;
+                    // An empty document (`---` then nothing) reads as null; skip it so that a
+                    // template separator at the end of a stream is harmless.
+                    if node.value != NodeValue::Null {
+                        self.docs.push(node);
+                    }
+                }
+                other => return Err(self.err(span, format!("unexpected YAML event {other:?}"))),
+            }
+        }
+    }
+
+    fn node(&mut self, event: Event<'src>, span: Span, depth: usize) -> Result<Node> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(span, format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        let line = span.start.line();
+        let column = span.start.col() + 1;
+        let value = match event {
+            Event::Alias(_) => {
+                return Err(self.err(
+                    span,
+                    "YAML aliases (`*name`) are not accepted; write the value out, or move it \
+                     into kind or environment defaults",
+                ))
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                self.no_anchor_or_tag(span, anchor, tag.is_some())?;
+                resolve_scalar(&text, style).map_err(|msg| self.err(span, msg))?
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.no_anchor_or_tag(span, anchor, tag.is_some())?;
+                let mut items = Vec::new();
+                loop {
+                    let (event, span) = self.next()?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(event, span, depth + 1)?);
+                }
+                NodeValue::Seq(items)
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.no_anchor_or_tag(span, anchor, tag.is_some())?;
+                let mut entries: Vec<(Key, Node)> = Vec::new();
+                loop {
+                    let (event, kspan) = self.next()?;
+                    let name = match event {
+                        Event::MappingEnd => break,
+                        Event::Scalar(text, style, anchor, tag) => {
+                            self.no_anchor_or_tag(kspan, anchor, tag.is_some())?;
+                            self.key_name(&text, style, kspan)?
+                        }
+                        _ => return Err(self.err(kspan, "mapping keys must be plain scalars")),
+                    };
+                    let key =
+                        Key { name, line: kspan.start.line(), column: kspan.start.col() + 1 };
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == key.name) {
+                        return Err(self.err(
+                            kspan,
+                            format!(
+                                "duplicate key `{}` (first defined on line {})",
+                                key.name, first.line
+                            ),
+                        ));
+                    }
+                    let (event, vspan) = self.next()?;
+                    let value = self.node(event, vspan, depth + 1)?;
+                    entries.push((key, value));
+                }
+                NodeValue::Map(entries)
+            }
+            other => return Err(self.err(span, format!("unexpected YAML event {other:?}"))),
+        };
+        Ok(Node { value, line, column })
+    }
+
+    fn key_name(&self, text: &str, style: ScalarStyle, span: Span) -> Result<String> {
+        if style == ScalarStyle::Plain && text == "<<" {
+            return Err(self.err(
+                span,
+                "YAML merge keys (`<<`) are not accepted; kiln's layered defaults do that job",
+            ));
+        }
+        match resolve_scalar(text, style).map_err(|msg| self.err(span, msg))? {
+            NodeValue::String(s) => Ok(s),
+            NodeValue::Number(n) => Ok(n.to_string()),
+            NodeValue::Bool(_) | NodeValue::Null => Err(self.err(
+                span,
+                format!("the key `{text}` is not a string; quote it (\"{text}\")"),
+            )),
+            _ => unreachable!("scalars resolve to scalars"),
+        }
+    }
+
+    fn no_anchor_or_tag(&self, span: Span, anchor: usize, tagged: bool) -> Result<()> {
+        if anchor != 0 {
+            return Err(self.err(
+                span,
+                "YAML anchors (`&name`) are not accepted; kiln's layered defaults replace them",
+            ));
+        }
+        if tagged {
+            return Err(self.err(
+                span,
+                "YAML tags (`!tag`, `!!type`) are not accepted; quote strings instead",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How a plain scalar reads under one YAML version's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Null,
+    Bool,
+    Int,
+    Float,
+    /// YAML 1.1 only: timestamps, and `<<` / `=`.
+    Other,
+    Str,
+}
+
+/// The YAML 1.2 core schema.
+pub fn read_yaml12(s: &str) -> Reading {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Reading::Null,
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" => return Reading::Bool,
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => return Reading::Float,
+        _ => {}
+    }
+    let b = s.as_bytes();
+    if let Some(rest) = s.strip_prefix("0o") {
+        if !rest.is_empty() && rest.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
+            return Reading::Int;
+        }
+    }
+    if let Some(rest) = s.strip_prefix("0x") {
+        if !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Reading::Int;
+        }
+    }
+    let digits = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(b);
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+        return Reading::Int;
+    }
+    // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+    let (mantissa, exponent) = match digits.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(i) => (&digits[..i], Some(&digits[i + 1..])),
+        None => (digits, None),
+    };
+    let mantissa_ok = match mantissa.iter().position(|&c| c == b'.') {
+        Some(i) => {
+            let (int, frac) = (&mantissa[..i], &mantissa[i + 1..]);
+            int.iter().all(u8::is_ascii_digit)
+                && frac.iter().all(u8::is_ascii_digit)
+                && (!int.is_empty() || !frac.is_empty())
+        }
+        None => !mantissa.is_empty() && mantissa.iter().all(u8::is_ascii_digit),
+    };
+    let exponent_ok = match exponent {
+        None => true,
+        Some(e) => {
+            let e = e.strip_prefix(b"-").or_else(|| e.strip_prefix(b"+")).unwrap_or(e);
+            !e.is_empty() && e.iter().all(u8::is_ascii_digit)
+        }
+    };
+    if mantissa_ok && exponent_ok {
+        return Reading::Float;
+    }
+    Reading::Str
+}
+
+/// The YAML 1.1 types as PyYAML and go-yaml v2 resolve them.
+pub fn read_yaml11(s: &str) -> Reading {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Reading::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "true" | "True"
+        | "TRUE" | "false" | "False" | "FALSE" | "on" | "On" | "ON" | "off" | "Off" | "OFF" => {
+            return Reading::Bool
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => return Reading::Float,
+        "<<" | "=" => return Reading::Other,
+        _ => {}
+    }
+    let b = s.as_bytes();
+    let unsigned = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(b);
+    let is = |bytes: &[u8], f: fn(&u8) -> bool| !bytes.is_empty() && bytes.iter().all(f);
+    // Integers: binary, octal (leading 0), decimal, hex, sexagesimal; `_` allowed as separator.
+    if let Some(rest) = unsigned.strip_prefix(b"0b") {
+        if is(rest, |c| matches!(c, b'0' | b'1' | b'_')) {
+            return Reading::Int;
+        }
+    }
+    if let Some(rest) = unsigned.strip_prefix(b"0x") {
+        if is(rest, |c| c.is_ascii_hexdigit() || *c == b'_') {
+            return Reading::Int;
+        }
+    }
+    if is(unsigned, |c| c.is_ascii_digit() || *c == b'_') && unsigned[0].is_ascii_digit() {
+        return Reading::Int;
+    }
+    if let Some(first_colon) = unsigned.iter().position(|&c| c == b':') {
+        let head = &unsigned[..first_colon];
+        let (body, frac) = match unsigned.iter().position(|&c| c == b'.') {
+            Some(dot) if dot > first_colon => (&unsigned[first_colon..dot], Some(&unsigned[dot + 1..])),
+            Some(_) => (&b""[..], None),
+            None => (&unsigned[first_colon..], None),
+        };
+        let parts_ok = !body.is_empty()
+            && body.split(|&c| c == b':').skip(1).all(|p| {
+                (1..=2).contains(&p.len())
+                    && p.iter().all(u8::is_ascii_digit)
+                    && (p.len() == 1 || p[0] <= b'5')
+            });
+        if is(head, |c| c.is_ascii_digit() || *c == b'_') && head[0] != b'0' && parts_ok {
+            return match frac {
+                None => Reading::Int,
+                Some(f) if f.iter().all(|c| c.is_ascii_digit() || *c == b'_') => Reading::Float,
+                Some(_) => Reading::Str,
+            };
+        }
+    }
+    // Floats: [-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?  (PyYAML also takes `.5`).
+    if let Some(dot) = unsigned.iter().position(|&c| c == b'.') {
+        let (int, rest) = (&unsigned[..dot], &unsigned[dot + 1..]);
+        let (frac, exp) = match rest.iter().position(|&c| c == b'e' || c == b'E') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let int_ok = int.is_empty() || (int[0].is_ascii_digit() && int.iter().all(|c| c.is_ascii_digit() || *c == b'_'));
+        let frac_ok = frac.iter().all(|c| c.is_ascii_digit() || *c == b'_');
+        let exp_ok = match exp {
+            None => true,
+            Some(e) => matches!(e.first(), Some(b'-' | b'+')) && is(&e[1..], u8::is_ascii_digit),
+        };
+        if int_ok && frac_ok && exp_ok && !(int.is_empty() && frac.is_empty()) {
+            return Reading::Float;
+        }
+    }
+    if is_yaml11_timestamp(b) {
+        return Reading::Other;
+    }
+    Reading::Str
+}
+
+fn is_yaml11_timestamp(b: &[u8]) -> bool {
+    // YYYY-M?M-D?D, optionally followed by a time; a prefix check is enough to decide quoting.
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if b.len() < 8 || !digits(0..4) || b[4] != b'-' {
+        return false;
+    }
+    let mut i = 5;
+    let month = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=2).contains(&month) || b.get(i + month) != Some(&b'-') {
+        return false;
+    }
+    i += month + 1;
+    let day = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    (1..=2).contains(&day)
+}
+
+/// Resolves one scalar as kiln reads it: quoted and block scalars are strings; plain scalars
+/// follow YAML 1.2 but must read the same under YAML 1.1 and must round-trip unchanged.
+fn resolve_scalar(text: &str, style: ScalarStyle) -> std::result::Result<NodeValue, String> {
+    if style != ScalarStyle::Plain {
+        return Ok(NodeValue::String(text.to_owned()));
+    }
+    let (v12, v11) = (read_yaml12(text), read_yaml11(text));
+    if v11 != v12 {
+        let (meaning11, meaning12) = (describe(v11), describe(v12));
+        return Err(format!(
+            "`{text}` is ambiguous: YAML 1.1 readers (Kubernetes, kubectl) read it as {meaning11}, \
+             YAML 1.2 readers as {meaning12}; quote it (\"{text}\") if you mean the text"
+        ));
+    }
+    Ok(match v12 {
+        Reading::Null => NodeValue::Null,
+        Reading::Bool => NodeValue::Bool(text.eq_ignore_ascii_case("true")),
+        Reading::Int | Reading::Float => NodeValue::Number(canonical_number(text)?),
+        Reading::Str | Reading::Other => NodeValue::String(text.to_owned()),
+    })
+}
+
+fn describe(r: Reading) -> &'static str {
+    match r {
+        Reading::Null => "null",
+        Reading::Bool => "a boolean",
+        Reading::Int => "an integer",
+        Reading::Float => "a number",
+        Reading::Other => "a timestamp or special value",
+        Reading::Str => "a string",
+    }
+}
+
+fn canonical_number(text: &str) -> std::result::Result<Number, String> {
+    let hint = |what: &str| {
+        format!(
+            "`{text}` would be read as the number {what}, not as written; write the number \
+             plainly or quote it (\"{text}\") if you mean the text"
+        )
+    };
+    if let Ok(i) = text.parse::<i64>() {
+        return if i.to_string() == text { Ok(i.into()) } else { Err(hint(&i.to_string())) };
+    }
+    if let Ok(u) = text.parse::<u64>() {
+        return if u.to_string() == text { Ok(u.into()) } else { Err(hint(&u.to_string())) };
+    }
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() => {
+            let shown = format!("{f}");
+            if shown == text && shown.contains('.') {
+                Ok(Number::from_f64(f).expect("finite"))
+            } else {
+                Err(hint(&shown))
+            }
+        }
+        _ => Err(format!(
+            "`{text}` is not a number kiln can keep exactly (JSON has no hex, octal, infinity or \
+             NaN, and integers stop at 2^64 - 1); quote it (\"{text}\") if you mean the text"
+        )),
+    }
+}
+
+/// Writes one document (without the `---` separator) in kiln's canonical style.
+pub fn emit_document(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) if !map.is_empty() => emit_map(map, 0, out),
+        Value::Array(items) if !items.is_empty() => emit_seq(items, 0, out),
+        scalar => {
+            emit_scalar(scalar, 0, out);
+            out.push('\n');
+        }
+    }
+}
+
+fn indent(n: usize, out: &mut String) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+fn emit_map(map: &Map<String, Value>, level: usize, out: &mut String) {
+    let mut first = true;
+    for (key, value) in map {
+        if !first {
+            indent(level, out);
+        }
+        first = false;
+        if is_plain_safe(key) {
+            out.push_str(key);
+        } else {
+            emit_double_quoted(key, out);
+        }
+        out.push(':');
+        emit_child(value, level, out);
+    }
+}
+
+fn emit_seq(items: &[Value], level: usize, out: &mut String) {
+    let mut first = true;
+    for item in items {
+        if !first {
+            indent(level, out);
+        }
+        first = false;
+        out.push_str("- ");
+        match item {
+            Value::Object(map) if !map.is_empty() => emit_map(map, level + 2, out),
+            Value::Array(inner) if !inner.is_empty() => emit_seq(inner, level + 2, out),
+            scalar => {
+                emit_scalar(scalar, level + 2, out);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// Writes what follows `key:` — a nested block on the next lines, or a scalar on the same line.
+fn emit_child(value: &Value, level: usize, out: &mut String) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            indent(level + 2, out);
+            emit_map(map, level + 2, out);
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            indent(level + 2, out);
+            emit_seq(items, level + 2, out);
+        }
+        scalar => {
+            out.push(' ');
+            emit_scalar(scalar, level + 2, out);
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_scalar(value: &Value, level: usize, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => write!(out, "{n}").expect("writing to a String"),
+        Value::String(s) => emit_string(s, level, out),
+        Value::Object(_) => out.push_str("{}"),
+        Value::Array(_) => out.push_str("[]"),
+    }
+}
+
+fn emit_string(s: &str, level: usize, out: &mut String) {
+    if is_plain_safe(s) {
+        out.push_str(s);
+    } else if is_literal_block_safe(s) {
+        out.push_str(if s.ends_with('\n') { "|" } else { "|-" });
+        for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
+            out.push('\n');
+            if !line.is_empty() {
+                indent(level, out);
+                out.push_str(line);
+            }
+        }
+    } else {
+        emit_double_quoted(s, out);
+    }
+}
+
+/// True when `s` can be written as a plain scalar that every YAML reader reads back as this
+/// exact string.
+pub fn is_plain_safe(s: &str) -> bool {
+    let Some(first) = s.chars().next() else { return false };
+    if matches!(
+        first,
+        '-' | '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\''
+            | '"' | '%' | '@' | '`' | ' '
+    ) || s.ends_with([' ', ':'])
+        || s.contains(": ")
+        || s.contains(" #")
+        || s.chars().any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
+    {
+        return false;
+    }
+    read_yaml12(s) == Reading::Str && read_yaml11(s) == Reading::Str
+}
+
+fn is_literal_block_safe(s: &str) -> bool {
+    s.contains('\n')
+        && !s.starts_with([' ', '\n'])
+        && !s.ends_with("\n\n")
+        && !s.chars().any(|c| (c.is_control() && c != '\n') || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}'))
+        && s.split('\n').all(|line| !line.ends_with(' '))
+}
+
+fn emit_double_quoted(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if c.is_control() || c == '\u{feff}' => {
+                write!(out, "\\u{:04X}", c as u32).expect("writing to a String")
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn parse(src: &str) -> Result<Node> {
+        parse_document(src, &PathBuf::from("t.yaml"))
+    }
+
+    fn roundtrip(value: &Value) -> String {
+        let mut out = String::new();
+        emit_document(value, &mut out);
+        out
+    }
+
+    #[test]
+    fn ambiguous_plain_scalars_are_refused_with_their_reason() {
+        let cases = [
+            ("yes", "YAML 1.1 readers (Kubernetes, kubectl) read it as a boolean"),
+            ("on", "a boolean"),
+            ("n", "a boolean"),
+            ("0755", "would be read as the number 755"),
+            ("1e3", "a string, YAML 1.2 readers as a number"),
+            ("1.10", "would be read as the number 1.1"),
+            ("0x1F", "JSON has no hex"),
+            (".nan", "JSON has no hex, octal, infinity or NaN"),
+            ("18446744073709551617", "would be read as the number"),
+            ("2001-12-14", "a timestamp"),
+            ("1:20", "read it as an integer"),
+            ("+1", "would be read as the number 1"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&format!("k: {text}\n")).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+            assert!(err.starts_with("t.yaml:1:4: "), "{text}: {err}");
+            // Quoted, every one of them is a plain string.
+            let node = parse(&format!("k: \"{text}\"\n")).unwrap();
+            assert_eq!(node.get("k").unwrap().value, NodeValue::String(text.into()));
+        }
+    }
+
+    #[test]
+    fn unambiguous_scalars_resolve() {
+        let node = parse("a: 1\nb: -2\nc: 0.5\nd: true\ne: null\nf: text\ng: 8080:80\nh: 1.1.1\n")
+            .unwrap();
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": 1, "b": -2, "c": 0.5, "d": true, "e": null, "f": "text",
+                                "g": "8080:80", "h": "1.1.1"})
+        );
+    }
+
+    #[test]
+    fn refuses_aliases_anchors_tags_merge_keys_and_duplicates() {
+        let cases = [
+            ("a: &x 1\nb: *x\n", "t.yaml:1:4: YAML anchors"),
+            ("a: !!binary aGk=\n", "YAML tags"),
+            ("a: !!python/object:os.system x\n", "YAML tags"),
+            ("a: {b: 1}\n<<: {c: 2}\n", "t.yaml:2:1: YAML merge keys"),
+            ("a: 1\nb: 2\na: 3\n", "t.yaml:3:1: duplicate key `a` (first defined on line 1)"),
+            ("a: [1, 2\n", "invalid YAML"),
+            ("", "the file is empty"),
+            ("a: 1\n---\nb: 2\n", "t.yaml:3:1: expected one YAML document, found 2"),
+        ];
+        for (src, expected) in cases {
+            let err = parse(src).unwrap_err().to_string();
+            assert!(err.contains(expected), "{src:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let src = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        let err = parse(&src).unwrap_err().to_string();
+        assert!(err.contains("t.yaml:1:66: nesting deeper than 64 levels"), "{err}");
+        // Far deeper input stops in the parser's own recursion limit, still as an error.
+        let src = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let err = parse(&src).unwrap_err().to_string();
+        assert!(err.contains("recursion limit exceeded"), "{err}");
+    }
+
+    #[test]
+    fn bom_and_crlf_are_normalised() {
+        let node = parse("\u{feff}a: 1\r\nb: two\r\n").unwrap();
+        assert_eq!(node.to_json(), serde_json::json!({"a": 1, "b": "two"}));
+        assert_eq!(node.key("b").unwrap().line, 2);
+    }
+
+    #[test]
+    fn emitter_quotes_what_either_yaml_version_would_misread() {
+        let value = serde_json::json!({
+            "plain": "registry.example.dev/hn/app:3f9c2ab",
+            "words": ["yes", "No", "on", "off", "y", "n", "null", "~", ""],
+            "numbers": ["0755", "1.10", "1e3", "0x1F", ".nan", "18446744073709551617", "1:20",
+                        "2001-12-14", "12"],
+            "indicators": ["- a", "*x", "&a", "!t", "a: b", "a #c", "@x", "<<", "trailing ", "%p"],
+            "multi": "line one\nline two\n",
+            "strip": "a\nb",
+            "control": "tab\there",
+            "empty_map": {},
+            "empty_seq": [],
+            "nested": [{"a": 1, "b": [true, null]}, [1, 2]],
+        });
+        let out = roundtrip(&value);
+        insta::assert_snapshot!(out);
+        // What was written reads back as the same value.
+        assert_eq!(parse(&out).unwrap().to_json(), value);
+    }
+}
