@@ -1,0 +1,176 @@
+//! Reading a platform directory into memory: the only place kiln reads its inputs.
+//!
+//! Everything after this works on [`Sources`] without touching the file system. Reading refuses
+//! symlinks, FIFOs, devices and anything that is not a regular file, files over a size cap, and
+//! text that is not UTF-8, each with the file's path.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind, Location, Result};
+
+/// The largest `kiln.yaml` or environment file kiln reads.
+pub const MAX_DATA_FILE: u64 = 1024 * 1024;
+/// The largest template kiln reads.
+pub const MAX_TEMPLATE_FILE: u64 = 256 * 1024;
+/// The most templates a platform may have.
+pub const MAX_TEMPLATES: usize = 10_000;
+
+/// A file read from the platform, with its path relative to the platform root.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// Everything a render reads, in memory.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The platform directory (only for messages and to locate the output tree).
+    pub root: PathBuf,
+    pub platform: SourceFile,
+    /// Sorted by path.
+    pub environments: Vec<SourceFile>,
+    /// Paths relative to `templates/`, with `/` separators; sorted.
+    pub templates: Vec<SourceFile>,
+}
+
+pub const PLATFORM_FILE: &str = "kiln.yaml";
+pub const ENVIRONMENTS_DIR: &str = "environments";
+pub const TEMPLATES_DIR: &str = "templates";
+
+/// Reads `kiln.yaml`, `environments/*.yaml` and `templates/**` under `root`.
+pub fn load(root: &Path) -> Result<Sources> {
+    let platform_path = root.join(PLATFORM_FILE);
+    if !platform_path.exists() && fs::symlink_metadata(&platform_path).is_err() {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "no {PLATFORM_FILE} in {}; is this a kiln platform? (`kiln init` creates one)",
+                root.display()
+            ),
+        ));
+    }
+    let platform = read_text(root, Path::new(PLATFORM_FILE), MAX_DATA_FILE)?;
+
+    let mut environments = Vec::new();
+    for rel in list_dir(root, Path::new(ENVIRONMENTS_DIR))? {
+        let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            return Err(Error::new(
+                ErrorKind::Model,
+                "environment files are `<name>.yaml`; move other files out of environments/",
+            )
+            .at(Location::file(&rel)));
+        }
+        environments.push(read_text(root, &rel, MAX_DATA_FILE)?);
+    }
+
+    let mut templates = Vec::new();
+    let mut stack = vec![PathBuf::from(TEMPLATES_DIR)];
+    while let Some(dir) = stack.pop() {
+        for rel in list_dir(root, &dir)? {
+            let meta = fs::symlink_metadata(root.join(&rel))
+                .map_err(|e| Error::io("read metadata of", &rel, e))?;
+            if meta.is_dir() {
+                stack.push(rel);
+                continue;
+            }
+            if rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+                continue;
+            }
+            let mut file = read_text(root, &rel, MAX_TEMPLATE_FILE)?;
+            let name = rel.strip_prefix(TEMPLATES_DIR).expect("listed under templates/");
+            file.path = PathBuf::from(
+                name.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
+            templates.push(file);
+            if templates.len() > MAX_TEMPLATES {
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!("more than {MAX_TEMPLATES} templates"),
+                )
+                .at(Location::file(TEMPLATES_DIR)));
+            }
+        }
+    }
+    templates.sort_by(|a, b| a.path.cmp(&b.path));
+
+    Ok(Sources { root: root.to_path_buf(), platform, environments, templates })
+}
+
+/// Lists a directory's entries (relative to `root`), sorted, refusing symlinks. A missing
+/// directory lists as empty.
+fn list_dir(root: &Path, rel: &Path) -> Result<Vec<PathBuf>> {
+    let abs = root.join(rel);
+    match fs::symlink_metadata(&abs) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", rel, e)),
+        Ok(meta) if meta.file_type().is_symlink() => return Err(refuse_symlink(rel)),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(Error::new(ErrorKind::Unsafe, "expected a directory").at(Location::file(rel)))
+        }
+        Ok(_) => {}
+    }
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(&abs).map_err(|e| Error::io("list", rel, e))? {
+        let entry = entry.map_err(|e| Error::io("list", rel, e))?;
+        entries.push(rel.join(entry.file_name()));
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+fn refuse_symlink(rel: &Path) -> Error {
+    Error::new(
+        ErrorKind::Unsafe,
+        "is a symbolic link; kiln reads only regular files inside the platform directory",
+    )
+    .at(Location::file(rel))
+}
+
+/// Reads one regular file as UTF-8 text, refusing symlinks, special files and oversized files.
+fn read_text(root: &Path, rel: &Path, cap: u64) -> Result<SourceFile> {
+    let abs = root.join(rel);
+    let meta = fs::symlink_metadata(&abs).map_err(|e| Error::io("read", rel, e))?;
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(refuse_symlink(rel));
+    }
+    if !kind.is_file() {
+        let what = if kind.is_dir() { "a directory" } else { "not a regular file (FIFO, socket or device)" };
+        return Err(Error::new(ErrorKind::Unsafe, format!("is {what}; expected a file"))
+            .at(Location::file(rel)));
+    }
+    if meta.len() > cap {
+        return Err(too_big(rel, cap));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // `take` guards against a file that grows between the metadata call and the read.
+    fs::File::open(&abs)
+        .and_then(|f| f.take(cap + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io("read", rel, e))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_big(rel, cap));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let prefix = &e.as_bytes()[..at];
+        let line = prefix.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at - prefix.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        Error::new(ErrorKind::Yaml, "the file is not valid UTF-8").at(Location::at(rel, line, column))
+    })?;
+    Ok(SourceFile { path: rel.to_path_buf(), text })
+}
+
+fn too_big(rel: &Path, cap: u64) -> Error {
+    Error::new(ErrorKind::Unsafe, format!("is larger than the {} KiB kiln reads", cap / 1024))
+        .at(Location::file(rel))
+}

@@ -1,0 +1,570 @@
+//! From sources to the resolved platform: validate every file against the model, merge the
+//! workload layers, and compute the derived facts templates select on. Pure: no IO.
+//!
+//! Layers, lowest first: `kinds.<kind>.defaults` (kiln.yaml) < `apps.<app>.components.<kind>`
+//! (kiln.yaml) < `defaults.<kind>` (environment) < `apps.<app>.<kind>` (environment). Mappings
+//! merge key by key; scalars and lists are replaced. Each leaf remembers the file, key and line
+//! that set it, for `kiln explain`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Location, Result};
+use crate::load::{SourceFile, Sources, ENVIRONMENTS_DIR};
+use crate::model::{
+    check_dns_label, check_rel_dir, Bundle, Channel, Cluster, EnvFile, EnvState, PlatformFile,
+    Workload,
+};
+use crate::yaml::{self, Node};
+
+/// A validated platform with every environment resolved.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    pub root: PathBuf,
+    pub name: String,
+    /// The output root, relative to the platform root.
+    pub output: String,
+    pub regenerate: String,
+    pub registry: Option<String>,
+    pub cluster: Cluster,
+    pub values: BTreeMap<String, Value>,
+    /// Kind name to template set name.
+    pub kinds: BTreeMap<String, String>,
+    pub apps: BTreeMap<String, CatalogueApp>,
+    /// Sorted by name.
+    pub environments: Vec<Environment>,
+    pub templates: Vec<SourceFile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogueApp {
+    pub description: Option<String>,
+    pub kinds: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub file: PathBuf,
+    /// The environment's root inside the output tree (`.` for the root itself).
+    pub dir: String,
+    pub namespace: String,
+    pub channel: Channel,
+    pub state: EnvState,
+    pub values: BTreeMap<String, Value>,
+    /// Sorted by app, then kind.
+    pub components: Vec<Component>,
+    /// Catalogue apps the environment lists with `deploy: false`.
+    pub not_deployed: Vec<NotDeployed>,
+    pub bundles: Vec<BundleUnit>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotDeployed {
+    pub app: String,
+    pub reason: String,
+}
+
+/// A bundle placed in the output tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleUnit {
+    pub templates: String,
+    /// Relative to the output root.
+    pub dir: String,
+    pub namespace: String,
+    pub values: BTreeMap<String, Value>,
+}
+
+/// One component of one app in one environment, with its effective settings.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub app: String,
+    pub kind: String,
+    pub templates: String,
+    /// Relative to the output root.
+    pub dir: String,
+    pub namespace: String,
+    pub workload: Workload,
+    pub derived: Derived,
+    /// For each set leaf (`health.liveness.period`), where its value came from.
+    pub provenance: BTreeMap<String, Source>,
+}
+
+/// Facts kiln computes from the settings; the template selection rules live here.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Derived {
+    /// `registry/image:tag`.
+    pub image_ref: String,
+    /// The effective replica count: the declared one, or 0 in a closed environment.
+    pub replicas: u32,
+    /// Two or more replicas: spread pods with anti-affinity.
+    pub multi_replica: bool,
+    /// A PodDisruptionBudget only for two or more replicas; a singleton's budget would block
+    /// every node drain.
+    pub pdb: Option<Pdb>,
+    /// The Secret the component reads (`secret`, or `<app>-secrets`).
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pdb {
+    pub min_available: u32,
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub file: PathBuf,
+    pub key: String,
+    pub line: usize,
+}
+
+/// Computes the derived facts of a merged workload.
+pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: EnvState) -> Derived {
+    let declared = workload.replicas.unwrap_or(1);
+    let replicas = if state == EnvState::Closed { 0 } else { declared };
+    let image = workload.image.as_deref().unwrap_or_default();
+    let image = match registry {
+        Some(registry) if !image.contains('/') => format!("{}/{image}", registry.trim_end_matches('/')),
+        _ => image.to_owned(),
+    };
+    let tag = workload.tag.as_deref().unwrap_or_default();
+    Derived {
+        image_ref: format!("{image}:{tag}"),
+        replicas,
+        multi_replica: replicas >= 2,
+        pdb: (replicas >= 2).then_some(Pdb { min_available: 1 }),
+        secret: workload.secret.clone().unwrap_or_else(|| format!("{app}-secrets")),
+    }
+}
+
+/// Validates and resolves a platform read by [`crate::load`].
+pub fn resolve(sources: &Sources) -> Result<Platform> {
+    let platform_path = &sources.platform.path;
+    let platform_node = yaml::parse_document(&sources.platform.text, platform_path)?;
+    let file: PlatformFile = typed(&platform_node, platform_path, "")?;
+    let at = |key: &str| {
+        let (line, column) = platform_node.position_of(key);
+        Location::at(platform_path, line, column).with_key(key)
+    };
+    let model_err = |key: &str, msg: String| Error::new(ErrorKind::Model, msg).at(at(key));
+
+    check_dns_label(&file.name).map_err(|e| model_err("name", e))?;
+    check_output(&file.output).map_err(|e| model_err("output", e))?;
+
+    let template_sets: Vec<&str> = sources
+        .templates
+        .iter()
+        .filter_map(|t| t.path.to_str()?.split_once('/').map(|(set, _)| set))
+        .collect();
+    let has_set = |set: &str| template_sets.contains(&set);
+
+    let mut kinds = BTreeMap::new();
+    for (kind, def) in &file.kinds {
+        check_dns_label(kind).map_err(|e| model_err(&format!("kinds.{kind}"), e))?;
+        let set = def.templates.clone().unwrap_or_else(|| kind.clone());
+        if !has_set(&set) {
+            return Err(model_err(
+                &format!("kinds.{kind}"),
+                format!("kind `{kind}` renders template set `{set}`, but templates/{set}/ has no templates"),
+            ));
+        }
+        let key = format!("kinds.{kind}.defaults");
+        typed::<Workload>(&platform_node, platform_path, &key)?;
+        kinds.insert(kind.clone(), set);
+    }
+
+    let mut apps = BTreeMap::new();
+    for (app, def) in &file.apps {
+        check_dns_label(app).map_err(|e| model_err(&format!("apps.{app}"), e))?;
+        for kind in def.components.keys() {
+            let key = format!("apps.{app}.components.{kind}");
+            if !kinds.contains_key(kind) {
+                return Err(model_err(&key, unknown_kind(kind, &kinds)));
+            }
+            typed::<Workload>(&platform_node, platform_path, &key)?;
+        }
+        apps.insert(
+            app.clone(),
+            CatalogueApp {
+                description: def.description.clone(),
+                kinds: def.components.keys().cloned().collect(),
+            },
+        );
+    }
+
+    let mut platform = Platform {
+        root: sources.root.clone(),
+        name: file.name.clone(),
+        output: file.output.clone(),
+        regenerate: file.regenerate.clone(),
+        registry: file.registry.clone(),
+        cluster: file.cluster.clone(),
+        values: file.values.clone(),
+        kinds,
+        apps,
+        environments: Vec::new(),
+        templates: sources.templates.clone(),
+    };
+
+    for source in &sources.environments {
+        let env = resolve_env(&platform, &platform_node, source, &has_set)?;
+        platform.environments.push(env);
+    }
+    platform.environments.sort_by(|a, b| a.name.cmp(&b.name));
+    if platform.environments.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Model,
+            format!("no environments: add {ENVIRONMENTS_DIR}/<name>.yaml"),
+        )
+        .at(Location::file(ENVIRONMENTS_DIR)));
+    }
+    Ok(platform)
+}
+
+fn check_output(output: &str) -> std::result::Result<(), String> {
+    let path = Path::new(output);
+    if output.is_empty()
+        || path.is_absolute()
+        || path.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "`{output}` must be a relative path inside the platform directory (no `..`)"
+        ));
+    }
+    Ok(())
+}
+
+fn unknown_kind(kind: &str, kinds: &BTreeMap<String, String>) -> String {
+    let known: Vec<&str> = kinds.keys().map(String::as_str).collect();
+    format!("unknown component kind `{kind}`; kiln.yaml declares: {}", known.join(", "))
+}
+
+fn resolve_env(
+    platform: &Platform,
+    platform_node: &Node,
+    source: &SourceFile,
+    has_set: &dyn Fn(&str) -> bool,
+) -> Result<Environment> {
+    let path = &source.path;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let name = stem.to_owned();
+    check_dns_label(&name).map_err(|e| {
+        Error::new(ErrorKind::Model, format!("environment name (the file name): {e}"))
+            .at(Location::file(path))
+    })?;
+    let node = yaml::parse_document(&source.text, path)?;
+    let file: EnvFile = typed(&node, path, "")?;
+    let at = |key: &str| {
+        let (line, column) = node.position_of(key);
+        Location::at(path, line, column).with_key(key)
+    };
+    let model_err = |key: &str, msg: String| Error::new(ErrorKind::Model, msg).at(at(key));
+
+    check_rel_dir(&file.dir).map_err(|e| model_err("dir", e))?;
+    check_dns_label(&file.namespace).map_err(|e| model_err("namespace", format!("namespace {e}")))?;
+    for (kind, place) in &file.place {
+        if !platform.kinds.contains_key(kind) {
+            return Err(model_err(&format!("place.{kind}"), unknown_kind(kind, &platform.kinds)));
+        }
+        let probe = place.dir.replace("{app}", "app");
+        check_rel_dir(&probe).map_err(|e| model_err(&format!("place.{kind}.dir"), e))?;
+        if let Some(ns) = &place.namespace {
+            check_dns_label(ns).map_err(|e| model_err(&format!("place.{kind}.namespace"), e))?;
+        }
+    }
+    for kind in file.defaults.keys() {
+        let key = format!("defaults.{kind}");
+        if !platform.kinds.contains_key(kind) {
+            return Err(model_err(&key, unknown_kind(kind, &platform.kinds)));
+        }
+        typed::<Workload>(&node, path, &key)?;
+    }
+
+    let mut bundles = Vec::new();
+    for (i, bundle) in file.bundles.iter().enumerate() {
+        let Bundle { templates, dir, namespace, values } = bundle;
+        let key = format!("bundles.{i}");
+        check_dns_label(templates).map_err(|e| model_err(&format!("{key}.templates"), e))?;
+        if !has_set(templates) {
+            return Err(model_err(
+                &format!("{key}.templates"),
+                format!("templates/{templates}/ has no templates"),
+            ));
+        }
+        check_rel_dir(dir).map_err(|e| model_err(&format!("{key}.dir"), e))?;
+        let namespace = namespace.clone().unwrap_or_else(|| file.namespace.clone());
+        check_dns_label(&namespace).map_err(|e| model_err(&format!("{key}.namespace"), e))?;
+        bundles.push(BundleUnit {
+            templates: templates.clone(),
+            dir: join_dir(&file.dir, dir),
+            namespace,
+            values: values.clone(),
+        });
+    }
+
+    let mut components = Vec::new();
+    let mut not_deployed = Vec::new();
+    for (app, entry) in &file.apps {
+        let app_key = format!("apps.{app}");
+        let Some(catalogue) = platform.apps.get(app) else {
+            let known: Vec<&str> = platform.apps.keys().map(String::as_str).collect();
+            return Err(model_err(
+                &app_key,
+                format!("`{app}` is not in the kiln.yaml catalogue (apps: {})", known.join(", ")),
+            ));
+        };
+        let deploy = match entry.get("deploy") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(model_err(&format!("{app_key}.deploy"), "expected true or false".into())),
+        };
+        let reason = match entry.get("reason") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(model_err(&format!("{app_key}.reason"), "expected a string".into())),
+        };
+        for key in entry.keys() {
+            if key != "deploy" && key != "reason" && !catalogue.kinds.contains(key) {
+                return Err(model_err(
+                    &format!("{app_key}.{key}"),
+                    format!(
+                        "unknown key `{key}`: expected `deploy`, `reason` or one of the app's \
+                         components ({})",
+                        catalogue.kinds.join(", ")
+                    ),
+                ));
+            }
+        }
+        if !deploy {
+            let Some(reason) = reason else {
+                return Err(model_err(
+                    &format!("{app_key}.deploy"),
+                    "an app listed with `deploy: false` needs a `reason`".into(),
+                ));
+            };
+            not_deployed.push(NotDeployed { app: app.clone(), reason });
+            continue;
+        }
+        for kind in &catalogue.kinds {
+            let Some(place) = file.place.get(kind) else {
+                return Err(model_err(
+                    &app_key,
+                    format!("`{app}` has a `{kind}` component, but this environment has no `place.{kind}`"),
+                ));
+            };
+            let layers = [
+                (platform_node, platform.root_rel_platform(), format!("kinds.{kind}.defaults")),
+                (platform_node, platform.root_rel_platform(), format!("apps.{app}.components.{kind}")),
+                (&node, path.clone(), format!("defaults.{kind}")),
+                (&node, path.clone(), format!("{app_key}.{kind}")),
+            ];
+            let (merged, provenance) = merge_layers(&layers);
+            let workload: Workload = serde_json::from_value(merged).map_err(|e| {
+                Error::new(ErrorKind::Model, format!("{app_key}.{kind}: {e}")).at(at(&app_key))
+            })?;
+            let component_key = format!("{app_key}.{kind}");
+            for required in ["image", "tag"] {
+                let missing = match required {
+                    "image" => workload.image.as_deref().is_none_or(str::is_empty),
+                    _ => workload.tag.as_deref().is_none_or(str::is_empty),
+                };
+                if missing {
+                    return Err(model_err(
+                        &component_key,
+                        format!(
+                            "`{app}` ({kind}) has no `{required}` in this environment; set it \
+                             here under `{component_key}.{required}`, or in kiln.yaml"
+                        ),
+                    ));
+                }
+            }
+            let derived = derive(app, &workload, platform.registry.as_deref(), file.state);
+            let namespace = place.namespace.clone().unwrap_or_else(|| file.namespace.clone());
+            components.push(Component {
+                app: app.clone(),
+                kind: kind.clone(),
+                templates: platform.kinds[kind].clone(),
+                dir: join_dir(&file.dir, &place.dir.replace("{app}", app)),
+                namespace,
+                workload,
+                derived,
+                provenance,
+            });
+        }
+    }
+
+    Ok(Environment {
+        name,
+        file: path.clone(),
+        dir: file.dir.clone(),
+        namespace: file.namespace.clone(),
+        channel: file.channel,
+        state: file.state,
+        values: file.values.clone(),
+        components,
+        not_deployed,
+        bundles,
+    })
+}
+
+impl Platform {
+    fn root_rel_platform(&self) -> PathBuf {
+        PathBuf::from(crate::load::PLATFORM_FILE)
+    }
+}
+
+/// Joins an environment's directory and a directory inside it.
+pub fn join_dir(base: &str, dir: &str) -> String {
+    match (base, dir) {
+        (".", d) => d.to_owned(),
+        (b, ".") => b.to_owned(),
+        (b, d) => format!("{b}/{d}"),
+    }
+}
+
+/// Merges workload layers (node, file, key of the layer), lowest first.
+fn merge_layers(layers: &[(&Node, PathBuf, String)]) -> (Value, BTreeMap<String, Source>) {
+    let mut merged = Value::Object(Default::default());
+    let mut provenance = BTreeMap::new();
+    for (root, file, key) in layers {
+        let Some(node) = find(root, key) else { continue };
+        deep_merge(&mut merged, &node.to_json());
+        record(node, file, key, "", &mut provenance);
+    }
+    (merged, provenance)
+}
+
+fn find<'a>(root: &'a Node, key: &str) -> Option<&'a Node> {
+    key.split('.').try_fold(root, |node, segment| node.get(segment))
+}
+
+fn deep_merge(base: &mut Value, layer: &Value) {
+    match (base, layer) {
+        (Value::Object(base), Value::Object(layer)) => {
+            for (k, v) in layer {
+                match base.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => deep_merge(existing, v),
+                    _ => {
+                        base.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (base, layer) => *base = layer.clone(),
+    }
+}
+
+fn record(node: &Node, file: &Path, key: &str, path: &str, out: &mut BTreeMap<String, Source>) {
+    match node.as_map() {
+        Some(entries) if !entries.is_empty() => {
+            for (k, v) in entries {
+                let child = if path.is_empty() { k.name.clone() } else { format!("{path}.{}", k.name) };
+                record(v, file, &format!("{key}.{}", k.name), &child, out);
+            }
+        }
+        _ => {
+            if path.is_empty() {
+                return;
+            }
+            let prefix = format!("{path}.");
+            out.retain(|p, _| !p.starts_with(&prefix));
+            out.insert(path.to_owned(), Source { file: file.to_path_buf(), key: key.to_owned(), line: node.line });
+        }
+    }
+}
+
+/// Deserializes the node at `key` (a dotted path; empty for the whole document) into `T`,
+/// reporting errors at the offending key's line.
+pub fn typed<T: DeserializeOwned>(root: &Node, file: &Path, key: &str) -> Result<T> {
+    let node = if key.is_empty() { Some(root) } else { find(root, key) };
+    let value = node.map(Node::to_json).unwrap_or(Value::Null);
+    let value = if value.is_null() { Value::Object(Default::default()) } else { value };
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.inner().to_string();
+        let mut path = e.path().to_string();
+        if path == "." {
+            path.clear();
+        }
+        let full = [key, path.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(".");
+        let (line, column) = root.position_of(&full);
+        Error::new(ErrorKind::Model, inner).at(Location::at(file, line, column).with_key(full))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(replicas: Option<u32>) -> Workload {
+        Workload { image: Some("web".into()), tag: Some("abc1234".into()), replicas, ..Workload::default() }
+    }
+
+    #[test]
+    fn pdb_and_anti_affinity_only_with_two_replicas_or_more() {
+        let cases = [(None, 1, false), (Some(0), 0, false), (Some(1), 1, false), (Some(2), 2, true), (Some(3), 3, true)];
+        for (declared, replicas, multi) in cases {
+            let d = derive("web", &workload(declared), Some("reg.example/x"), EnvState::Open);
+            assert_eq!(d.replicas, replicas);
+            assert_eq!(d.multi_replica, multi, "{declared:?}");
+            assert_eq!(d.pdb, multi.then_some(Pdb { min_available: 1 }), "{declared:?}");
+        }
+    }
+
+    #[test]
+    fn closed_environment_scales_to_zero_without_pdb() {
+        let d = derive("web", &workload(Some(3)), None, EnvState::Closed);
+        assert_eq!((d.replicas, d.multi_replica, d.pdb), (0, false, None));
+    }
+
+    #[test]
+    fn image_ref_joins_registry_unless_image_has_a_slash() {
+        let d = derive("web", &workload(None), Some("reg.example/hn/"), EnvState::Open);
+        assert_eq!(d.image_ref, "reg.example/hn/web:abc1234");
+        let mut w = workload(None);
+        w.image = Some("ghcr.io/get-convex/convex-backend".into());
+        assert_eq!(derive("web", &w, Some("reg"), EnvState::Open).image_ref, "ghcr.io/get-convex/convex-backend:abc1234");
+        assert_eq!(d.secret, "web-secrets");
+    }
+
+    #[test]
+    fn layers_merge_maps_and_replace_lists_with_provenance() {
+        let file = Path::new("kiln.yaml");
+        let low = yaml::parse_document(
+            "a:\n  hosts: [x.example]\n  health: {path: /h, liveness: {period: 30, initial_delay: 15}}\n",
+            file,
+        )
+        .unwrap();
+        let high = yaml::parse_document(
+            "b:\n  hosts: [y.example, z.example]\n  health: {liveness: {period: 10}}\n",
+            Path::new("env.yaml"),
+        )
+        .unwrap();
+        let layers = [(&low, PathBuf::from("kiln.yaml"), "a".to_owned()), (&high, PathBuf::from("env.yaml"), "b".to_owned())];
+        let (merged, provenance) = merge_layers(&layers);
+        assert_eq!(
+            merged,
+            serde_json::json!({"hosts": ["y.example", "z.example"], "health": {"path": "/h", "liveness": {"period": 10, "initial_delay": 15}}})
+        );
+        let src = |p: &str| provenance.get(p).map(|s| (s.file.to_str().unwrap().to_owned(), s.key.clone(), s.line));
+        assert_eq!(src("hosts"), Some(("env.yaml".into(), "b.hosts".into(), 2)));
+        assert_eq!(src("health.liveness.period"), Some(("env.yaml".into(), "b.health.liveness.period".into(), 3)));
+        assert_eq!(src("health.liveness.initial_delay"), Some(("kiln.yaml".into(), "a.health.liveness.initial_delay".into(), 3)));
+        assert_eq!(src("health.path"), Some(("kiln.yaml".into(), "a.health.path".into(), 3)));
+    }
+
+    #[test]
+    fn typed_errors_name_file_line_and_key() {
+        let file = Path::new("environments/prod.yaml");
+        let node = yaml::parse_document("apps:\n  web:\n    web:\n      replicas: two\n      imagee: x\n", file).unwrap();
+        let err = typed::<Workload>(&node, file, "apps.web.web").unwrap_err().to_string();
+        assert!(err.starts_with("environments/prod.yaml:4:7 (key `apps.web.web.replicas`): invalid type: string \"two\""), "{err}");
+        let node = yaml::parse_document("apps:\n  web:\n    web:\n      imagee: x\n", file).unwrap();
+        let err = typed::<Workload>(&node, file, "apps.web.web").unwrap_err().to_string();
+        assert!(err.starts_with("environments/prod.yaml:4:7 (key `apps.web.web.imagee`): unknown field `imagee`, expected one of"), "{err}");
+    }
+}
