@@ -1,1 +1,119 @@
-fn main(){}
+//! The `kiln` command: parses arguments, calls the library, prints, and maps the outcome to an
+//! exit code (0 success, 1 the check found something, 2 usage or input error).
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "kiln", version, about = "Render and guard GitOps manifests for small Kubernetes platforms")]
+struct Cli {
+    /// The platform directory (holds kiln.yaml).
+    #[arg(long, global = true, default_value = ".")]
+    root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render every environment into the output tree, atomically.
+    ///
+    /// Example: kiln render --env staging
+    Render {
+        /// Write only this environment's files (repeatable); the rest of the tree is kept.
+        #[arg(long = "env", value_name = "ENV")]
+        envs: Vec<String>,
+    },
+    /// Render in memory and compare with the tree on disk; never writes.
+    ///
+    /// Exit 0 when clean, 1 on drift, 2 on error. Example: kiln check
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> kiln::Result<ExitCode> {
+    let platform = kiln::Platform::load(&cli.root)?;
+    let rendered = kiln::render(&platform)?;
+    let out = platform.output_root();
+    let mut stdout = std::io::stdout().lock();
+    match &cli.command {
+        Command::Render { envs } => {
+            for env in envs {
+                if platform.environment(env).is_none() {
+                    let known: Vec<&str> = platform.environments.iter().map(|e| e.name.as_str()).collect();
+                    return Err(kiln::Error::new(
+                        kiln::ErrorKind::Model,
+                        format!("no environment `{env}` (environments: {})", known.join(", ")),
+                    ));
+                }
+            }
+            let options = kiln::WriteOptions {
+                only_envs: (!envs.is_empty()).then(|| envs.iter().cloned().collect::<BTreeSet<_>>()),
+            };
+            let report = kiln::write_tree(&out, &rendered, &options)?;
+            let shown = PathBuf::from(&platform.output);
+            if report.is_noop() {
+                let _ = writeln!(stdout, "{}: up to date ({} files)", shown.display(), report.unchanged);
+            } else {
+                let _ = writeln!(
+                    stdout,
+                    "{}: {} added, {} changed, {} removed, {} unchanged",
+                    shown.display(),
+                    report.added.len(),
+                    report.changed.len(),
+                    report.removed.len(),
+                    report.unchanged
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let drift = kiln::check_tree(&out, &rendered)?;
+            if drift.is_empty() {
+                let _ = writeln!(stdout, "{}: clean ({} files)", platform.output, rendered.files.len());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            for d in &drift {
+                match d {
+                    kiln::Drift::Missing { path } => { let _ = writeln!(stdout, "missing: {}/{path} (rendered, not on disk)", platform.output); }
+                    kiln::Drift::Stale { path } => { let _ = writeln!(stdout, "stale:   {}/{path} (generated, no longer rendered)", platform.output); }
+                    kiln::Drift::Foreign { path } => { let _ = writeln!(stdout, "blocked: {}/{path} (a file kiln did not generate takes a rendered path)", platform.output); }
+                    kiln::Drift::Changed { path, diff } => {
+                        let _ = writeln!(stdout, "changed: {}/{path}", platform.output);
+                        for line in diff.lines() {
+                            let painted = match (color, line.chars().next()) {
+                                (true, Some('+')) if !line.starts_with("+++") => format!("\x1b[32m{line}\x1b[0m"),
+                                (true, Some('-')) if !line.starts_with("---") => format!("\x1b[31m{line}\x1b[0m"),
+                                (true, Some('@')) => format!("\x1b[36m{line}\x1b[0m"),
+                                _ => line.to_owned(),
+                            };
+                            let _ = writeln!(stdout, "  {painted}");
+                        }
+                    }
+                }
+            }
+            let _ = writeln!(stdout, "{}: {} file(s) drifted; run `{}` and commit the result", platform.output, drift.len(), platform.regenerate);
+            Ok(ExitCode::from(1))
+        }
+    }
+}

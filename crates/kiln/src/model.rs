@@ -60,7 +60,9 @@ pub struct Cluster {
 pub struct KindDef {
     #[serde(default)]
     pub templates: Option<String>,
+    /// Validated and merged from the YAML node tree, which keeps positions.
     #[serde(default)]
+    #[allow(dead_code)]
     pub defaults: Value,
 }
 

@@ -1,0 +1,362 @@
+//! The one writer: puts a rendered tree on disk atomically, and compares a tree with the disk.
+//!
+//! Writing never mixes old and new: the new tree (rendered files plus every file kiln did not
+//! generate, copied over) is built in a sibling directory and swapped in with one
+//! `renameat2(RENAME_EXCHANGE)`, so a reader, a crash or a full disk sees either the old tree or
+//! the new one. Only files that start with [`GENERATED_MARKER`] count as kiln's: they are
+//! replaced or pruned; every other file is carried over untouched, and a rendered path that
+//! would overwrite one is an error. Symlinks anywhere in the output tree are refused. A lock
+//! file beside the output root makes a second concurrent render fail fast.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind, Location, Result};
+use crate::render::{Rendered, GENERATED_MARKER};
+
+/// What is on disk under an output root.
+#[derive(Debug, Default)]
+pub struct DiskTree {
+    /// Files kiln generated, by relative path, with their text.
+    pub generated: BTreeMap<String, String>,
+    /// Files kiln did not generate (kept as they are).
+    pub foreign: BTreeSet<String>,
+    /// Directories, relative (without the root itself).
+    pub dirs: BTreeSet<String>,
+}
+
+/// What a write did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: usize,
+}
+
+impl WriteReport {
+    pub fn is_noop(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Reads the tree under `root` (which may not exist), refusing symlinks and special files.
+pub fn read_tree(root: &Path) -> Result<DiskTree> {
+    let mut tree = DiskTree::default();
+    match fs::symlink_metadata(root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tree),
+        Err(e) => return Err(Error::io("read", root, e)),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                "the output root is a symbolic link; kiln does not write through symlinks",
+            )
+            .at(Location::file(root)))
+        }
+        Ok(meta) if !meta.is_dir() => {
+            return Err(Error::new(ErrorKind::Unsafe, "the output root is not a directory")
+                .at(Location::file(root)))
+        }
+        Ok(_) => {}
+    }
+    for entry in walkdir::WalkDir::new(root).follow_links(false).min_depth(1).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+            Error::new(ErrorKind::Io, format!("cannot read the output tree: {e}")).at(Location::file(path))
+        })?;
+        let rel = relative(root, entry.path());
+        let kind = entry.file_type();
+        if kind.is_symlink() {
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                "is a symbolic link inside the output tree; kiln does not write through symlinks",
+            )
+            .at(Location::file(entry.path())));
+        }
+        if kind.is_dir() {
+            tree.dirs.insert(rel);
+        } else if kind.is_file() {
+            match read_if_generated(entry.path())? {
+                Some(text) => {
+                    tree.generated.insert(rel, text);
+                }
+                None => {
+                    tree.foreign.insert(rel);
+                }
+            }
+        } else {
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                "is not a regular file or directory (FIFO, socket or device) inside the output tree",
+            )
+            .at(Location::file(entry.path())));
+        }
+    }
+    Ok(tree)
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).expect("walkdir stays under its root");
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+fn read_if_generated(path: &Path) -> Result<Option<String>> {
+    let mut file = fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    let mut head = [0u8; GENERATED_MARKER.len()];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]).map_err(|e| Error::io("read", path, e))? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    if &head[..got] != GENERATED_MARKER.as_bytes() {
+        return Ok(None);
+    }
+    let mut rest = Vec::new();
+    file.read_to_end(&mut rest).map_err(|e| Error::io("read", path, e))?;
+    let mut bytes = head.to_vec();
+    bytes.extend(rest);
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Options for [`write_tree`].
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Write only the files of these environments (and the layout); keep the rest as on disk.
+    pub only_envs: Option<BTreeSet<String>>,
+}
+
+/// Writes `rendered` to `root` atomically.
+pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> Result<WriteReport> {
+    let parent = root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = root
+        .file_name()
+        .ok_or_else(|| Error::new(ErrorKind::Unsafe, "the output root has no name").at(Location::file(root)))?
+        .to_string_lossy()
+        .into_owned();
+    fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+    let _lock = Lock::acquire(&parent.join(format!(".{name}.kiln.lock")))?;
+    clean_leftovers(parent, &name);
+
+    let disk = read_tree(root)?;
+    let in_scope = |env: &Option<String>| match (&options.only_envs, env) {
+        (None, _) | (Some(_), None) => true,
+        (Some(envs), Some(env)) => envs.contains(env),
+    };
+
+    // The new tree: rendered files in scope, generated files out of scope as they are on disk.
+    let mut next: BTreeMap<&str, &str> = BTreeMap::new();
+    for (path, file) in &rendered.files {
+        if in_scope(&file.env) {
+            next.insert(path, &file.text);
+        } else if let Some(text) = disk.generated.get(path) {
+            next.insert(path, text);
+        }
+    }
+    if options.only_envs.is_some() {
+        // Out-of-scope generated files that are no longer rendered stay until a full render.
+        for (path, text) in &disk.generated {
+            let env = rendered.files.get(path).and_then(|f| f.env.clone());
+            if !rendered.files.contains_key(path) || !in_scope(&env) {
+                next.entry(path).or_insert(text);
+            }
+        }
+    }
+
+    for path in next.keys() {
+        if disk.foreign.contains(*path) {
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                "kiln would overwrite this file, which it did not generate; move it away or \
+                 rename the rendered file",
+            )
+            .at(Location::file(root.join(path))));
+        }
+        if disk.dirs.contains(*path) {
+            return Err(Error::new(ErrorKind::Unsafe, "kiln would write a file where a directory is")
+                .at(Location::file(root.join(path))));
+        }
+        let mut dir = *path;
+        while let Some((d, _)) = dir.rsplit_once('/') {
+            if disk.foreign.contains(d) {
+                return Err(Error::new(ErrorKind::Unsafe, "kiln needs a directory where this file is")
+                    .at(Location::file(root.join(d))));
+            }
+            dir = d;
+        }
+    }
+
+    let mut report = WriteReport::default();
+    for (path, text) in &next {
+        match disk.generated.get(*path) {
+            None => report.added.push(path.to_string()),
+            Some(old) if old != text => report.changed.push(path.to_string()),
+            Some(_) => report.unchanged += 1,
+        }
+    }
+    report.removed = disk.generated.keys().filter(|p| !next.contains_key(p.as_str())).cloned().collect();
+    if report.is_noop() && root.exists() {
+        return Ok(report);
+    }
+
+    let staging = parent.join(format!(".{name}.kiln-new-{}", std::process::id()));
+    let result = build_and_swap(root, &staging, &disk, &next, parent, &name);
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result.map(|()| report)
+}
+
+fn build_and_swap(
+    root: &Path,
+    staging: &Path,
+    disk: &DiskTree,
+    next: &BTreeMap<&str, &str>,
+    parent: &Path,
+    name: &str,
+) -> Result<()> {
+    let _ = fs::remove_dir_all(staging);
+    fs::create_dir(staging).map_err(|e| Error::io("create", staging, e))?;
+    for dir in &disk.dirs {
+        fs::create_dir_all(staging.join(dir)).map_err(|e| Error::io("create", &staging.join(dir), e))?;
+    }
+    for path in &disk.foreign {
+        let to = staging.join(path);
+        fs::copy(root.join(path), &to).map_err(|e| Error::io("copy", &root.join(path), e))?;
+    }
+    for (path, text) in next {
+        let to = staging.join(path);
+        if let Some(dir) = to.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        }
+        let mut file = fs::File::create(&to).map_err(|e| Error::io("write", &to, e))?;
+        file.write_all(text.as_bytes()).map_err(|e| Error::io("write", &to, e))?;
+    }
+    remove_empty_generated_dirs(staging, disk, next);
+    let dir = fs::File::open(staging).map_err(|e| Error::io("open", staging, e))?;
+    rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync", staging, e.into()))?;
+
+    if !root.exists() {
+        return fs::rename(staging, root).map_err(|e| Error::io("move the new tree into", root, e));
+    }
+    match rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        staging,
+        rustix::fs::CWD,
+        root,
+        rustix::fs::RenameFlags::EXCHANGE,
+    ) {
+        Ok(()) => {
+            // `staging` now holds the old tree.
+            fs::remove_dir_all(staging).map_err(|e| Error::io("remove the old tree at", staging, e))
+        }
+        Err(_) => {
+            // No atomic exchange on this file system: two renames, the old tree kept until the
+            // new one is in place (a crash in between leaves it at `.NAME.kiln-old-PID`).
+            let old = parent.join(format!(".{name}.kiln-old-{}", std::process::id()));
+            fs::rename(root, &old).map_err(|e| Error::io("move the old tree from", root, e))?;
+            if let Err(e) = fs::rename(staging, root) {
+                let _ = fs::rename(&old, root);
+                return Err(Error::io("move the new tree into", root, e));
+            }
+            fs::remove_dir_all(&old).map_err(|e| Error::io("remove the old tree at", &old, e))
+        }
+    }
+}
+
+/// Directories that held only generated files which are gone now are removed too.
+fn remove_empty_generated_dirs(staging: &Path, disk: &DiskTree, next: &BTreeMap<&str, &str>) {
+    for dir in disk.dirs.iter().rev() {
+        let prefix = format!("{dir}/");
+        let used = next.keys().any(|p| p.starts_with(&prefix)) || disk.foreign.iter().any(|p| p.starts_with(&prefix));
+        let had_generated = disk.generated.keys().any(|p| p.starts_with(&prefix));
+        if !used && had_generated {
+            let _ = fs::remove_dir(staging.join(dir));
+        }
+    }
+}
+
+/// Removes staging trees left by a killed render (only kiln's own `.NAME.kiln-new-*`).
+fn clean_leftovers(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.kiln-new-");
+    if let Ok(entries) = fs::read_dir(parent) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+struct Lock {
+    _file: fs::File,
+}
+
+impl Lock {
+    fn acquire(path: &PathBuf) -> Result<Lock> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io("open the lock file", path, e))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(_) => Err(Error::new(
+                ErrorKind::Locked,
+                "another kiln process is writing this output tree; wait for it and run again",
+            )
+            .at(Location::file(path))),
+        }
+    }
+}
+
+/// One file's difference between the rendered tree and the disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    /// Rendered, but not on disk.
+    Missing { path: String },
+    /// Generated by kiln on disk, but no longer rendered.
+    Stale { path: String },
+    /// On disk with other content; `diff` is a unified diff from disk to rendered.
+    Changed { path: String, diff: String },
+    /// A rendered path is taken by a file kiln did not generate.
+    Foreign { path: String },
+}
+
+/// Compares a rendered tree with the disk, never writing.
+pub fn check_tree(root: &Path, rendered: &Rendered) -> Result<Vec<Drift>> {
+    let disk = read_tree(root)?;
+    let mut drift = Vec::new();
+    for (path, file) in &rendered.files {
+        match disk.generated.get(path) {
+            None if disk.foreign.contains(path) => drift.push(Drift::Foreign { path: path.clone() }),
+            None => drift.push(Drift::Missing { path: path.clone() }),
+            Some(text) if *text != file.text => {
+                let diff = similar::TextDiff::from_lines(text.as_str(), file.text.as_str())
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&format!("{path} (on disk)"), &format!("{path} (rendered)"))
+                    .to_string();
+                drift.push(Drift::Changed { path: path.clone(), diff });
+            }
+            Some(_) => {}
+        }
+    }
+    for path in disk.generated.keys() {
+        if !rendered.files.contains_key(path) {
+            drift.push(Drift::Stale { path: path.clone() });
+        }
+    }
+    drift.sort_by(|a, b| drift_path(a).cmp(drift_path(b)));
+    Ok(drift)
+}
+
+fn drift_path(d: &Drift) -> &str {
+    match d {
+        Drift::Missing { path } | Drift::Stale { path } | Drift::Changed { path, .. } | Drift::Foreign { path } => path,
+    }
+}
