@@ -93,25 +93,7 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            for d in &drift {
-                match d {
-                    kiln::Drift::Missing { path } => { let _ = writeln!(stdout, "missing: {}/{path} (rendered, not on disk)", platform.output); }
-                    kiln::Drift::Stale { path } => { let _ = writeln!(stdout, "stale:   {}/{path} (generated, no longer rendered)", platform.output); }
-                    kiln::Drift::Foreign { path } => { let _ = writeln!(stdout, "blocked: {}/{path} (a file kiln did not generate takes a rendered path)", platform.output); }
-                    kiln::Drift::Changed { path, diff } => {
-                        let _ = writeln!(stdout, "changed: {}/{path}", platform.output);
-                        for line in diff.lines() {
-                            let painted = match (color, line.chars().next()) {
-                                (true, Some('+')) if !line.starts_with("+++") => format!("\x1b[32m{line}\x1b[0m"),
-                                (true, Some('-')) if !line.starts_with("---") => format!("\x1b[31m{line}\x1b[0m"),
-                                (true, Some('@')) => format!("\x1b[36m{line}\x1b[0m"),
-                                _ => line.to_owned(),
-                            };
-                            let _ = writeln!(stdout, "  {painted}");
-                        }
-                    }
-                }
-            }
+            let _ = write!(stdout, "{}", kiln::format_drift(&platform.output, &drift, color));
             let _ = writeln!(stdout, "{}: {} file(s) drifted; run `{}` and commit the result", platform.output, drift.len(), platform.regenerate);
             Ok(ExitCode::from(1))
         }

@@ -329,7 +329,9 @@ fn resolve_env(
             Some(_) => return Err(model_err(&format!("{app_key}.reason"), "expected a string".into())),
         };
         for key in entry.keys() {
-            if key != "deploy" && key != "reason" && !catalogue.kinds.contains(key) {
+            if catalogue.kinds.contains(key) {
+                typed::<Workload>(&node, path, &format!("{app_key}.{key}"))?;
+            } else if key != "deploy" && key != "reason" {
                 return Err(model_err(
                     &format!("{app_key}.{key}"),
                     format!(

@@ -5,13 +5,13 @@
 //! `renameat2(RENAME_EXCHANGE)`, so a reader, a crash or a full disk sees either the old tree or
 //! the new one. Only files that start with [`GENERATED_MARKER`] count as kiln's: they are
 //! replaced or pruned; every other file is carried over untouched, and a rendered path that
-//! would overwrite one is an error. Symlinks anywhere in the output tree are refused. A lock
-//! file beside the output root makes a second concurrent render fail fast.
+//! would overwrite one is an error. Symlinks anywhere in the output tree are refused. An
+//! exclusive lock on the directory holding the output root makes a concurrent render fail fast.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::render::{Rendered, GENERATED_MARKER};
@@ -138,7 +138,7 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
         .to_string_lossy()
         .into_owned();
     fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
-    let _lock = Lock::acquire(&parent.join(format!(".{name}.kiln.lock")))?;
+    let _lock = Lock::acquire(parent)?;
     clean_leftovers(parent, &name);
 
     let disk = read_tree(root)?;
@@ -291,25 +291,22 @@ fn clean_leftovers(parent: &Path, name: &str) {
     }
 }
 
+/// An exclusive `flock` on the directory that holds the output root: no lock file to leave
+/// behind, released by the kernel when the process ends however it ends.
 struct Lock {
-    _file: fs::File,
+    _dir: fs::File,
 }
 
 impl Lock {
-    fn acquire(path: &PathBuf) -> Result<Lock> {
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("open the lock file", path, e))?;
+    fn acquire(dir: &Path) -> Result<Lock> {
+        let file = fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
         match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(Lock { _file: file }),
+            Ok(()) => Ok(Lock { _dir: file }),
             Err(_) => Err(Error::new(
                 ErrorKind::Locked,
                 "another kiln process is writing this output tree; wait for it and run again",
             )
-            .at(Location::file(path))),
+            .at(Location::file(dir))),
         }
     }
 }
@@ -359,4 +356,36 @@ fn drift_path(d: &Drift) -> &str {
     match d {
         Drift::Missing { path } | Drift::Stale { path } | Drift::Changed { path, .. } | Drift::Foreign { path } => path,
     }
+}
+
+/// Formats drift for people: one line per file, unified diffs indented under changed files,
+/// coloured when `color` is set.
+pub fn format_drift(output: &str, drift: &[Drift], color: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for d in drift {
+        let _ = match d {
+            Drift::Missing { path } => writeln!(out, "missing: {output}/{path} (rendered, not on disk)"),
+            Drift::Stale { path } => writeln!(out, "stale:   {output}/{path} (generated, no longer rendered)"),
+            Drift::Foreign { path } => writeln!(out, "blocked: {output}/{path} (a file kiln did not generate takes a rendered path)"),
+            Drift::Changed { path, diff } => {
+                let _ = writeln!(out, "changed: {output}/{path}");
+                for line in diff.lines() {
+                    let paint = match line.as_bytes().first() {
+                        _ if !color || line.starts_with("+++") || line.starts_with("---") => None,
+                        Some(b'+') => Some("32"),
+                        Some(b'-') => Some("31"),
+                        Some(b'@') => Some("36"),
+                        _ => None,
+                    };
+                    let _ = match paint {
+                        Some(code) => writeln!(out, "  \x1b[{code}m{line}\x1b[0m"),
+                        None => writeln!(out, "  {line}"),
+                    };
+                }
+                Ok(())
+            }
+        };
+    }
+    out
 }

@@ -1,0 +1,227 @@
+//! The writer's contract on a small fixture platform: atomic writes, pruning only what kiln
+//! generated, refusing symlinks and foreign files, failing fast under a concurrent render,
+//! `check` never writing, and the model's selection rules as they reach the output.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+/// A copy of `tests/fixtures/mini` in a temporary directory.
+fn mini() -> (TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mini");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"), &root);
+    (tmp, root)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn render(root: &Path) -> kiln::Result<kiln::WriteReport> {
+    let platform = kiln::Platform::load(root)?;
+    let rendered = kiln::render(&platform)?;
+    kiln::write_tree(&platform.output_root(), &rendered, &Default::default())
+}
+
+/// Every file under `dir` with its bytes, for before/after comparisons.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().strip_prefix(dir).unwrap().display().to_string(), fs::read(e.path()).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    fs::write(path, text.replace(from, to)).unwrap();
+}
+
+#[test]
+fn second_render_changes_nothing() {
+    let (_tmp, root) = mini();
+    let first = render(&root).unwrap();
+    assert_eq!(first.added.len(), 15);
+    let before = snapshot(&root.join("k8s"));
+    let second = render(&root).unwrap();
+    assert!(second.is_noop(), "{second:?}");
+    assert_eq!(second.unchanged, 15);
+    assert_eq!(snapshot(&root.join("k8s")), before);
+}
+
+#[test]
+fn pruning_removes_only_generated_files() {
+    let (_tmp, root) = mini();
+    render(&root).unwrap();
+    let k8s = root.join("k8s");
+    fs::write(k8s.join("README.md"), "hand-written\n").unwrap();
+    fs::write(k8s.join("apps/blog/.gitkeep"), "").unwrap();
+    fs::write(k8s.join("apps/notes.yaml"), "# mine\n").unwrap();
+    // blog leaves production: its generated files go, the hand-written ones stay.
+    edit(&root.join("environments/prod.yaml"), "  blog:\n    web: { tag: 5d6e7f8 }\n", "");
+    let report = render(&root).unwrap();
+    assert_eq!(report.removed, ["apps/blog/deployment.yaml", "apps/blog/kustomization.yaml"]);
+    assert_eq!(fs::read_to_string(k8s.join("README.md")).unwrap(), "hand-written\n");
+    assert!(k8s.join("apps/blog/.gitkeep").is_file());
+    assert!(k8s.join("apps/notes.yaml").is_file());
+    assert!(!k8s.join("apps/blog/deployment.yaml").exists());
+}
+
+#[test]
+fn an_emptied_generated_directory_disappears() {
+    let (_tmp, root) = mini();
+    render(&root).unwrap();
+    edit(&root.join("environments/prod.yaml"), "  blog:\n    web: { tag: 5d6e7f8 }\n", "");
+    render(&root).unwrap();
+    assert!(!root.join("k8s/apps/blog").exists());
+}
+
+#[test]
+fn refuses_to_overwrite_a_file_it_did_not_generate() {
+    let (_tmp, root) = mini();
+    render(&root).unwrap();
+    let path = root.join("k8s/apps/shop/pdb.yaml");
+    fs::write(&path, "# hand-written pdb\n").unwrap();
+    let before = snapshot(&root.join("k8s"));
+    let err = render(&root).unwrap_err();
+    assert_eq!(err.kind(), kiln::ErrorKind::Unsafe);
+    assert!(err.to_string().contains("apps/shop/pdb.yaml: kiln would overwrite this file, which it did not generate"), "{err}");
+    assert_eq!(snapshot(&root.join("k8s")), before);
+}
+
+#[test]
+fn refuses_symlinks_in_and_as_the_output_tree() {
+    let (tmp, root) = mini();
+    render(&root).unwrap();
+    let outside = tmp.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("k8s/apps/link")).unwrap();
+    let err = render(&root).unwrap_err();
+    assert!(err.to_string().contains("apps/link: is a symbolic link inside the output tree"), "{err}");
+    fs::remove_file(root.join("k8s/apps/link")).unwrap();
+
+    fs::rename(root.join("k8s"), &outside.join("k8s")).unwrap();
+    std::os::unix::fs::symlink(outside.join("k8s"), root.join("k8s")).unwrap();
+    let before = snapshot(&outside.join("k8s"));
+    let err = render(&root).unwrap_err();
+    assert!(err.to_string().contains("the output root is a symbolic link"), "{err}");
+    assert_eq!(snapshot(&outside.join("k8s")), before);
+}
+
+#[test]
+fn a_failed_render_leaves_the_tree_as_it_was() {
+    let (_tmp, root) = mini();
+    render(&root).unwrap();
+    let before = snapshot(&root.join("k8s"));
+    edit(&root.join("templates/web/deployment.yaml.j2"), "{{ app.port }}", "{{ app.prot }}");
+    let err = render(&root).unwrap_err();
+    assert_eq!(err.kind(), kiln::ErrorKind::Template);
+    assert!(err.to_string().starts_with("templates/web/deployment.yaml.j2:31: undefined value: `app.prot` is undefined (rendering for "), "{err}");
+    assert_eq!(snapshot(&root.join("k8s")), before);
+}
+
+#[test]
+fn a_concurrent_render_fails_fast_and_changes_nothing() {
+    let (_tmp, root) = mini();
+    render(&root).unwrap();
+    edit(&root.join("environments/prod.yaml"), "5d6e7f8", "9a9a9a9");
+    let before = snapshot(&root.join("k8s"));
+    let held = fs::File::open(&root).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let err = render(&root).unwrap_err();
+    assert_eq!(err.kind(), kiln::ErrorKind::Locked);
+    assert_eq!(snapshot(&root.join("k8s")), before);
+    drop(held);
+    assert_eq!(render(&root).unwrap().changed, ["apps/blog/deployment.yaml"]);
+}
+
+#[test]
+fn check_reports_drift_and_never_writes() {
+    let (_tmp, root) = mini();
+    let platform = kiln::Platform::load(&root).unwrap();
+    let rendered = kiln::render(&platform).unwrap();
+    let drift = kiln::check_tree(&platform.output_root(), &rendered).unwrap();
+    assert_eq!(drift.len(), 15);
+    assert!(!root.join("k8s").exists(), "check must not create the tree");
+
+    render(&root).unwrap();
+    edit(&root.join("environments/prod.yaml"), "5d6e7f8", "9a9a9a9");
+    fs::write(root.join("k8s/apps/stale.yaml"), format!("{} earlier\n", kiln::GENERATED_MARKER)).unwrap();
+    let before = snapshot(&root.join("k8s"));
+    let platform = kiln::Platform::load(&root).unwrap();
+    let rendered = kiln::render(&platform).unwrap();
+    let drift = kiln::check_tree(&platform.output_root(), &rendered).unwrap();
+    let text = kiln::format_drift("k8s", &drift, false);
+    insta::assert_snapshot!(text, @r"
+    changed: k8s/apps/blog/deployment.yaml
+      --- apps/blog/deployment.yaml (on disk)
+      +++ apps/blog/deployment.yaml (rendered)
+      @@ -17,6 +17,6 @@
+           spec:
+             containers:
+               - name: blog
+      -          image: reg.example.dev/mini/blog:5d6e7f8
+      +          image: reg.example.dev/mini/blog:9a9a9a9
+                 ports:
+                   - containerPort: 8080
+    stale:   k8s/apps/stale.yaml (generated, no longer rendered)
+    ");
+    assert_eq!(snapshot(&root.join("k8s")), before);
+}
+
+#[test]
+fn closing_an_environment_is_one_line_and_keeps_the_layout() {
+    let (_tmp, root) = mini();
+    render(&root).unwrap();
+    edit(&root.join("environments/preview.yaml"), "state: open", "state: closed");
+    let report = render(&root).unwrap();
+    // Replicas drop to 0, so the anti-affinity and the PodDisruptionBudget go too.
+    assert_eq!(report.changed, ["overlays/preview/shop/deployment.yaml", "overlays/preview/shop/kustomization.yaml"]);
+    assert_eq!(report.removed, ["overlays/preview/shop/pdb.yaml"]);
+    let deployment = fs::read_to_string(root.join("k8s/overlays/preview/shop/deployment.yaml")).unwrap();
+    assert!(deployment.contains("  replicas: 0\n") && !deployment.contains("affinity"), "{deployment}");
+}
+
+#[test]
+fn model_errors_name_file_line_and_key_and_write_nothing() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("environments/prod.yaml", "replicas: 2", "replicas: two", "environments/prod.yaml:10:26 (key `apps.shop.web.replicas`): invalid type: string \"two\", expected u32"),
+        ("environments/prod.yaml", "tag: 1a2b3c4", "tga: 1a2b3c4", "environments/prod.yaml:10:12 (key `apps.shop.web.tga`): unknown field `tga`"),
+        ("environments/prod.yaml", "  shop:\n", "  shopp:\n", "environments/prod.yaml:9:3 (key `apps.shopp`): `shopp` is not in the kiln.yaml catalogue (apps: blog, shop)"),
+        ("environments/prod.yaml", "namespace: mini", "namespace: Mini", "environments/prod.yaml:2:1 (key `namespace`): namespace `Mini` is not a DNS-1123 label"),
+        ("environments/prod.yaml", "channel: sha", "channel: edge", "environments/prod.yaml:3:1 (key `channel`): unknown variant `edge`, expected one of `sha`, `alpha`, `rc`, `stable`"),
+        ("environments/prod.yaml", "dir: .", "dir: ../escape", "environments/prod.yaml:1:1 (key `dir`): directory `../escape`: `..` is not a DNS-1123 label"),
+        ("environments/prod.yaml", "web: { dir: \"apps/{app}\" }", "web: { dir: \"/etc\" }", "environments/prod.yaml:5:10 (key `place.web.dir`): directory `/etc`: the name is empty"),
+        ("kiln.yaml", "port: 8080", "port: 80800", "kiln.yaml:8:7 (key `kinds.web.defaults.port`): invalid value: integer `80800`, expected u16"),
+        ("kiln.yaml", "  blog:\n", "  Blog:\n", "kiln.yaml:14:3 (key `apps.Blog`): `Blog` is not a DNS-1123 label"),
+        ("kiln.yaml", "output: k8s", "output: ../k8s", "kiln.yaml:3:1 (key `output`): `../k8s` must be a relative path inside the platform directory"),
+        ("kiln.yaml", "web: { image: shop }", "web: { image: shop, tag: yes }", "kiln.yaml:13:32: `yes` is ambiguous"),
+    ];
+    let mut failures = Vec::new();
+    for (file, from, to, expected) in cases {
+        let (_tmp, root) = mini();
+        edit(&root.join(file), from, to);
+        let err = render(&root).unwrap_err().to_string();
+        if !err.starts_with(expected) {
+            failures.push(format!("{file}: {from} -> {to}\n  got: {err}\n want: {expected}"));
+        }
+        assert!(!root.join("k8s").exists(), "nothing may be written");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
