@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind, Location, Result};
 pub const MAX_DATA_FILE: u64 = 1024 * 1024;
 /// The largest template kiln reads.
 pub const MAX_TEMPLATE_FILE: u64 = 256 * 1024;
-/// The most templates a platform may have.
+/// The most templates (or data files) a platform may have.
 pub const MAX_TEMPLATES: usize = 10_000;
 
 /// A file read from the platform, with its path relative to the platform root.
@@ -34,11 +34,15 @@ pub struct Sources {
     pub environments: Vec<SourceFile>,
     /// Paths relative to `templates/`, with `/` separators; sorted.
     pub templates: Vec<SourceFile>,
+    /// Data files templates may read (`files/`, e.g. an env file for a ConfigMap); paths
+    /// relative to `files/`, sorted.
+    pub files: Vec<SourceFile>,
 }
 
 pub const PLATFORM_FILE: &str = "kiln.yaml";
 pub const ENVIRONMENTS_DIR: &str = "environments";
 pub const TEMPLATES_DIR: &str = "templates";
+pub const FILES_DIR: &str = "files";
 
 /// Reads `kiln.yaml`, `environments/*.yaml` and `templates/**` under `root`.
 pub fn load(root: &Path) -> Result<Sources> {
@@ -70,40 +74,42 @@ pub fn load(root: &Path) -> Result<Sources> {
         environments.push(read_text(root, &rel, MAX_DATA_FILE)?);
     }
 
-    let mut templates = Vec::new();
-    let mut stack = vec![PathBuf::from(TEMPLATES_DIR)];
-    while let Some(dir) = stack.pop() {
-        for rel in list_dir(root, &dir)? {
+    let templates = read_tree_texts(root, TEMPLATES_DIR, MAX_TEMPLATE_FILE)?;
+    let files = read_tree_texts(root, FILES_DIR, MAX_DATA_FILE)?;
+
+    Ok(Sources { root: root.to_path_buf(), platform, environments, templates, files })
+}
+
+/// Reads every file under `root/dir` (recursively, dot-files skipped), with paths relative to
+/// `dir` and `/` separators, sorted.
+fn read_tree_texts(root: &Path, dir: &str, cap: u64) -> Result<Vec<SourceFile>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from(dir)];
+    while let Some(current) = stack.pop() {
+        for rel in list_dir(root, &current)? {
+            if rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+                continue;
+            }
             let meta = fs::symlink_metadata(root.join(&rel))
                 .map_err(|e| Error::io("read metadata of", &rel, e))?;
             if meta.is_dir() {
                 stack.push(rel);
                 continue;
             }
-            if rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
-                continue;
-            }
-            let mut file = read_text(root, &rel, MAX_TEMPLATE_FILE)?;
-            let name = rel.strip_prefix(TEMPLATES_DIR).expect("listed under templates/");
+            let mut file = read_text(root, &rel, cap)?;
+            let name = rel.strip_prefix(dir).expect("listed under its directory");
             file.path = PathBuf::from(
-                name.components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                name.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
             );
-            templates.push(file);
-            if templates.len() > MAX_TEMPLATES {
-                return Err(Error::new(
-                    ErrorKind::Model,
-                    format!("more than {MAX_TEMPLATES} templates"),
-                )
-                .at(Location::file(TEMPLATES_DIR)));
+            out.push(file);
+            if out.len() > MAX_TEMPLATES {
+                return Err(Error::new(ErrorKind::Model, format!("more than {MAX_TEMPLATES} files"))
+                    .at(Location::file(dir)));
             }
         }
     }
-    templates.sort_by(|a, b| a.path.cmp(&b.path));
-
-    Ok(Sources { root: root.to_path_buf(), platform, environments, templates })
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }
 
 /// Lists a directory's entries (relative to `root`), sorted, refusing symlinks. A missing

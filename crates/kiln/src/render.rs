@@ -146,6 +146,14 @@ fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
             .build()
             .expect("the default delimiters are valid"),
     );
+    let files: BTreeMap<String, String> = platform
+        .files
+        .iter()
+        .map(|f| (f.path.to_string_lossy().into_owned(), f.text.clone()))
+        .collect();
+    jinja.add_global("files", minijinja::Value::from(Serde(&files)));
+    jinja.add_filter("sha256", sha256);
+    jinja.add_filter("parse_env", parse_env);
     for template in &platform.templates {
         let name = template.path.to_string_lossy().into_owned();
         jinja
@@ -153,6 +161,49 @@ fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
             .map_err(|e| template_error(&e, &name, "compiling"))?;
     }
     Ok(jinja)
+}
+
+/// `{{ text | sha256 }}`: the hex SHA-256 of a string, e.g. a config file's content hash in a
+/// pod template annotation so that a config change rolls the pods.
+fn sha256(text: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `{{ files["prod.env"] | parse_env }}`: `KEY=value` lines to a mapping, in file order.
+/// Blank lines and `#` comments are skipped; `export ` and matching outer quotes are removed.
+fn parse_env(text: &str) -> std::result::Result<minijinja::Value, minijinja::Error> {
+    let mut map = serde_json::Map::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("env file line {}: expected KEY=value, found `{line}`", i + 1),
+            ));
+        };
+        let key = key.trim();
+        let valid = !key.is_empty()
+            && key.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+        if !valid {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("env file line {}: `{key}` is not a valid variable name", i + 1),
+            ));
+        }
+        let value = value.trim();
+        let unquoted = ['"', '\'']
+            .iter()
+            .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
+            .unwrap_or(value);
+        map.insert(key.to_owned(), Value::String(unquoted.to_owned()));
+    }
+    Ok(minijinja::Value::from(Serde(&map)))
 }
 
 /// Template set name to its renderable templates (`deployment.yaml.j2`), sorted.

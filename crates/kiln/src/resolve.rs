@@ -38,6 +38,8 @@ pub struct Platform {
     /// Sorted by name.
     pub environments: Vec<Environment>,
     pub templates: Vec<SourceFile>,
+    /// Data files under `files/`, readable by templates as `files["name"]`.
+    pub files: Vec<SourceFile>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -209,6 +211,7 @@ pub fn resolve(sources: &Sources) -> Result<Platform> {
         apps,
         environments: Vec::new(),
         templates: sources.templates.clone(),
+        files: sources.files.clone(),
     };
 
     for source in &sources.environments {
