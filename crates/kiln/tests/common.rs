@@ -9,17 +9,20 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// (name, directory) of every platform in the repository: the root one, then `examples/*`.
+/// The name is the platform's own (`name:` in its kiln.yaml).
 pub fn platforms() -> Vec<(String, PathBuf)> {
     let root = repo_root();
-    let mut out = vec![("hansenexus".to_owned(), root.clone())];
+    let mut dirs = vec![root.clone()];
     if let Ok(entries) = std::fs::read_dir(root.join("examples")) {
-        let mut examples: Vec<(String, PathBuf)> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-            .filter(|(_, p)| p.join("kiln.yaml").is_file())
-            .collect();
+        let mut examples: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("kiln.yaml").is_file()).collect();
         examples.sort();
-        out.extend(examples);
+        dirs.extend(examples);
     }
-    out
+    dirs.into_iter()
+        .map(|dir| {
+            let platform = kiln::Platform::load(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            (platform.name, dir)
+        })
+        .collect()
 }

@@ -86,3 +86,47 @@ fn every_file_is_marked_generated_with_lf_and_one_trailing_newline() {
         }
     }
 }
+
+/// A platform is data: no file under `crates/` may name an app, a namespace or a hostname of
+/// any platform in the repository (the names are read from the platforms themselves).
+#[test]
+fn no_rust_code_names_a_platform_app_namespace_or_hostname() {
+    let mut names = std::collections::BTreeSet::new();
+    for (_, dir) in common::platforms() {
+        let platform = kiln::Platform::load(&dir).unwrap();
+        for env in &platform.environments {
+            names.insert(env.namespace.clone());
+            for c in &env.components {
+                names.insert(c.app.clone());
+                names.insert(c.namespace.clone());
+                names.extend(c.workload.hosts.iter().flatten().cloned());
+            }
+            names.extend(env.not_deployed.iter().map(|n| n.app.clone()));
+        }
+        names.extend(platform.apps.keys().cloned());
+    }
+    let crates = common::repo_root().join("crates");
+    let mut hits = Vec::new();
+    for entry in walkdir::WalkDir::new(&crates).into_iter().map(Result::unwrap) {
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.components().any(|c| c.as_os_str() == "target") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        for (n, line) in text.lines().enumerate() {
+            for name in &names {
+                let mut from = 0;
+                while let Some(i) = line[from..].find(name.as_str()) {
+                    let start = from + i;
+                    let end = start + name.len();
+                    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+                    if !word(line[..start].chars().next_back()) && !word(line[end..].chars().next()) {
+                        hits.push(format!("{}:{}: `{name}`", path.strip_prefix(&crates).unwrap().display(), n + 1));
+                    }
+                    from = end;
+                }
+            }
+        }
+    }
+    assert!(hits.is_empty(), "platform names in Rust code (move them into the platform's data):\n{}", hits.join("\n"));
+}
