@@ -32,6 +32,37 @@ enum Command {
     ///
     /// Exit 0 when clean, 1 on drift, 2 on error. Example: kiln check
     Check,
+    /// Compare the rendered objects of two git revisions, per environment.
+    ///
+    /// Objects are matched by kind, namespace and name; changed objects show each changed
+    /// field. Example: kiln diff --base origin/main --format markdown
+    Diff {
+        /// The base revision.
+        #[arg(long)]
+        base: String,
+        /// The head revision (default: the working tree).
+        #[arg(long)]
+        head: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: DiffFormat,
+    },
+    /// List the environments and apps whose rendered objects differ between two revisions, as
+    /// JSON for a CI matrix (`include`).
+    ///
+    /// Example: kiln affected --base HEAD~1
+    Affected {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        head: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -50,11 +81,46 @@ fn main() -> ExitCode {
     }
 }
 
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Renders both sides of a comparison: `base` from git, `head` from git or the working tree.
+fn render_pair(root: &std::path::Path, base: &str, head: Option<&str>) -> kiln::Result<kiln::Diff> {
+    let base_tree = kiln::render_at(root, base)?;
+    let (head_label, head_tree) = match head {
+        Some(rev) => (rev.to_owned(), kiln::render_at(root, rev)?),
+        None => ("working tree".to_owned(), kiln::render(&kiln::Platform::load(root)?)?),
+    };
+    Ok(kiln::diff(base, &base_tree, &head_label, &head_tree))
+}
+
 fn run(cli: &Cli) -> kiln::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match &cli.command {
+        Command::Diff { base, head, format } => {
+            let diff = render_pair(&cli.root, base, head.as_deref())?;
+            match format {
+                DiffFormat::Text => { let _ = write!(stdout, "{}", kiln::to_text(&diff, color())); }
+                DiffFormat::Json => { let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&diff).expect("serializable")); }
+                DiffFormat::Markdown => {
+                    let parts = kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT);
+                    let _ = write!(stdout, "{}", parts.join("\n<!-- kiln: next comment -->\n"));
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Affected { base, head } => {
+            let diff = render_pair(&cli.root, base, head.as_deref())?;
+            let affected = kiln::affected(&diff);
+            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&affected).expect("serializable"));
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let platform = kiln::Platform::load(&cli.root)?;
     let rendered = kiln::render(&platform)?;
     let out = platform.output_root();
-    let mut stdout = std::io::stdout().lock();
     match &cli.command {
         Command::Render { envs } => {
             for env in envs {
@@ -92,10 +158,10 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
                 let _ = writeln!(stdout, "{}: clean ({} files)", platform.output, rendered.files.len());
                 return Ok(ExitCode::SUCCESS);
             }
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            let _ = write!(stdout, "{}", kiln::format_drift(&platform.output, &drift, color));
+            let _ = write!(stdout, "{}", kiln::format_drift(&platform.output, &drift, color()));
             let _ = writeln!(stdout, "{}: {} file(s) drifted; run `{}` and commit the result", platform.output, drift.len(), platform.regenerate);
             Ok(ExitCode::from(1))
         }
+        Command::Diff { .. } | Command::Affected { .. } => unreachable!("handled above"),
     }
 }

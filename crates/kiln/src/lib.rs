@@ -14,7 +14,9 @@
 //! # Ok::<(), kiln::Error>(())
 //! ```
 
+mod diff;
 mod error;
+mod git;
 mod load;
 mod model;
 mod render;
@@ -24,7 +26,12 @@ pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
+pub use diff::{
+    affected, diff, to_markdown, to_text, Affected, AffectedApp, ChangeKind, Diff, EnvDiff,
+    FieldChange, ImageChange, ObjectChange, GITHUB_COMMENT_LIMIT,
+};
 pub use error::{Error, ErrorKind, Location, Result};
+pub use git::resolve_rev;
 pub use load::{load, SourceFile, Sources};
 pub use model::{check_dns_label, Channel, Cluster, EnvState, Workload};
 pub use render::{app_context, render, Rendered, RenderedFile, GENERATED_MARKER};
@@ -47,5 +54,14 @@ impl Platform {
 
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
+    }
+}
+
+/// Renders the platform at `root` as it is in git revision `rev` (read from git's object
+/// store; the working tree is not touched). A revision without the platform renders empty.
+pub fn render_at(root: &Path, rev: &str) -> Result<Rendered> {
+    match git::load_at(root, rev)? {
+        Some(sources) => render(&resolve(&sources)?),
+        None => Ok(Rendered::default()),
     }
 }

@@ -166,6 +166,11 @@ fn read_text(root: &Path, rel: &Path, cap: u64) -> Result<SourceFile> {
     if bytes.len() as u64 > cap {
         return Err(too_big(rel, cap));
     }
+    decode(rel, bytes)
+}
+
+/// UTF-8 text or an error naming the line and column of the first bad byte.
+pub(crate) fn decode(rel: &Path, bytes: Vec<u8>) -> Result<SourceFile> {
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let prefix = &e.as_bytes()[..at];
@@ -176,7 +181,7 @@ fn read_text(root: &Path, rel: &Path, cap: u64) -> Result<SourceFile> {
     Ok(SourceFile { path: rel.to_path_buf(), text })
 }
 
-fn too_big(rel: &Path, cap: u64) -> Error {
+pub(crate) fn too_big(rel: &Path, cap: u64) -> Error {
     Error::new(ErrorKind::Unsafe, format!("is larger than the {} KiB kiln reads", cap / 1024))
         .at(Location::file(rel))
 }

@@ -44,6 +44,8 @@ pub struct Rendered {
 pub struct RenderedFile {
     /// The environment the file belongs to; `None` for layout-only kustomizations.
     pub env: Option<String>,
+    /// The app whose component rendered the file; `None` for bundles and kustomizations.
+    pub app: Option<String>,
     /// The Kubernetes objects in the file (empty for a `kustomization.yaml`).
     pub objects: Vec<Value>,
     /// The kustomization's resources, for a `kustomization.yaml`.
@@ -65,6 +67,7 @@ impl Rendered {
 /// A file produced by one template for one unit, before layout.
 struct UnitFile {
     env: String,
+    app: Option<String>,
     path: String,
     source: String,
     objects: Vec<Value>,
@@ -100,7 +103,7 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
                 "app": app_context(component),
             });
             let what = format!("{}/{} ({})", env.name, component.app, component.kind);
-            render_set(&jinja, &sets, &component.templates, &ctx, env, &component.dir, &what, &mut units)?;
+            render_set(&jinja, &sets, &component.templates, &ctx, env, Some(&component.app), &component.dir, &what, &mut units)?;
         }
         for bundle in &env.bundles {
             let ctx = json!({
@@ -110,7 +113,7 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
                 "apps": apps,
             });
             let what = format!("{} (bundle {} in {})", env.name, bundle.templates, bundle.dir);
-            render_set(&jinja, &sets, &bundle.templates, &ctx, env, &bundle.dir, &what, &mut units)?;
+            render_set(&jinja, &sets, &bundle.templates, &ctx, env, None, &bundle.dir, &what, &mut units)?;
         }
     }
     layout(platform, units)
@@ -227,6 +230,7 @@ fn render_set(
     set: &str,
     ctx: &Value,
     env: &Environment,
+    app: Option<&str>,
     dir: &str,
     what: &str,
     units: &mut Vec<UnitFile>,
@@ -271,6 +275,7 @@ fn render_set(
         }
         units.push(UnitFile {
             env: env.name.clone(),
+            app: app.map(str::to_owned),
             path: crate::resolve::join_dir(dir, &out_name),
             source: format!("{} and {}", env.file.display(), template_path.display()),
             objects,
@@ -425,7 +430,7 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
         sources.insert(unit.path.clone(), unit.source);
         files.insert(
             unit.path,
-            RenderedFile { env: Some(unit.env), objects: unit.objects, resources: Vec::new(), text },
+            RenderedFile { env: Some(unit.env), app: unit.app, objects: unit.objects, resources: Vec::new(), text },
         );
     }
 
@@ -464,7 +469,7 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
             "resources": resources,
         });
         let text = with_header(&platform.regenerate, &source, std::slice::from_ref(&doc));
-        files.insert(path, RenderedFile { env: own.cloned(), objects: Vec::new(), resources, text });
+        files.insert(path, RenderedFile { env: own.cloned(), app: None, objects: Vec::new(), resources, text });
     }
     Ok(Rendered { files })
 }

@@ -1,0 +1,154 @@
+//! Reading a platform as it was at a git revision, from git's object store: the working tree
+//! is never touched. Used by `kiln diff` and `kiln affected`.
+//!
+//! The same rules as [`crate::load`] apply: symlinks are refused, size caps hold, text must be
+//! UTF-8. A revision where the platform does not exist yet reads as `None`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, ErrorKind, Location, Result};
+use crate::load::{
+    decode, too_big, SourceFile, Sources, ENVIRONMENTS_DIR, FILES_DIR, MAX_DATA_FILE,
+    MAX_TEMPLATE_FILE, PLATFORM_FILE, TEMPLATES_DIR,
+};
+
+fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot run git: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("git {} failed: {}", args.join(" "), stderr.trim()),
+        ));
+    }
+    Ok(output.stdout)
+}
+
+/// Resolves `rev` to a commit id.
+pub fn resolve_rev(root: &Path, rev: &str) -> Result<String> {
+    let spec = format!("{rev}^{{commit}}");
+    let out = git(root, &["rev-parse", "--verify", "--quiet", &spec]).map_err(|_| {
+        Error::new(ErrorKind::Io, format!("`{rev}` is not a commit in the repository at {}", root.display()))
+    })?;
+    Ok(String::from_utf8_lossy(&out).trim().to_owned())
+}
+
+/// Reads the platform at `root` as it is in commit `rev`, or `None` if it has no `kiln.yaml`
+/// there.
+pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
+    let commit = resolve_rev(root, rev)?;
+    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?).trim().to_owned();
+    let mut args = vec!["ls-tree", "-r", "-z", "--full-tree", &commit];
+    if !prefix.is_empty() {
+        args.extend(["--", &prefix]);
+    }
+    let listing = git(root, &args)?;
+
+    let mut entries: Vec<(PathBuf, String, u64)> = Vec::new();
+    for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let record = String::from_utf8_lossy(record);
+        let Some((meta, path)) = record.split_once('\t') else { continue };
+        let Some(rel) = path.strip_prefix(&prefix) else { continue };
+        let rel = PathBuf::from(rel);
+        let wanted = rel == Path::new(PLATFORM_FILE)
+            || [ENVIRONMENTS_DIR, TEMPLATES_DIR, FILES_DIR].iter().any(|d| rel.starts_with(d));
+        if !wanted || rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            continue;
+        }
+        let fields: Vec<&str> = meta.split(' ').collect();
+        let (mode, kind, id) = (fields[0], fields[1], fields[2]);
+        if mode == "120000" {
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                format!("is a symbolic link at {rev}; kiln reads only regular files"),
+            )
+            .at(Location::file(&rel)));
+        }
+        if kind != "blob" {
+            continue;
+        }
+        let cap = if rel.starts_with(TEMPLATES_DIR) { MAX_TEMPLATE_FILE } else { MAX_DATA_FILE };
+        entries.push((rel, id.to_owned(), cap));
+    }
+    if !entries.iter().any(|(rel, _, _)| rel == Path::new(PLATFORM_FILE)) {
+        return Ok(None);
+    }
+
+    let blobs = cat_blobs(root, entries.iter().map(|(_, id, _)| id.as_str()))?;
+    let mut platform = None;
+    let mut environments = Vec::new();
+    let mut templates = Vec::new();
+    let mut files = Vec::new();
+    for ((rel, _, cap), bytes) in entries.into_iter().zip(blobs) {
+        if bytes.len() as u64 > cap {
+            return Err(too_big(&rel, cap));
+        }
+        let mut file = decode(&rel, bytes)?;
+        if rel == Path::new(PLATFORM_FILE) {
+            platform = Some(file);
+        } else if rel.starts_with(ENVIRONMENTS_DIR) {
+            let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if rel.parent() == Some(Path::new(ENVIRONMENTS_DIR)) && (name.ends_with(".yaml") || name.ends_with(".yml")) {
+                environments.push(file);
+            }
+        } else {
+            let dir = if rel.starts_with(TEMPLATES_DIR) { TEMPLATES_DIR } else { FILES_DIR };
+            file.path = rel.strip_prefix(dir).expect("filtered above").to_path_buf();
+            if dir == TEMPLATES_DIR { templates.push(file) } else { files.push(file) }
+        }
+    }
+    let sort = |v: &mut Vec<SourceFile>| v.sort_by(|a, b| a.path.cmp(&b.path));
+    sort(&mut environments);
+    sort(&mut templates);
+    sort(&mut files);
+    Ok(Some(Sources {
+        root: root.to_path_buf(),
+        platform: platform.expect("checked above"),
+        environments,
+        templates,
+        files,
+    }))
+}
+
+/// Reads blobs in one `git cat-file --batch` process.
+fn cat_blobs<'a>(root: &Path, ids: impl Iterator<Item = &'a str>) -> Result<Vec<Vec<u8>>> {
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot run git: {e}")))?;
+    let input: String = ids.map(|id| format!("{id}\n")).collect();
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child
+        .wait_with_output()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("git cat-file failed: {e}")))?;
+    let _ = writer.join();
+    let mut out = output.stdout.as_slice();
+    let mut blobs = Vec::new();
+    while !out.is_empty() {
+        let nl = out.iter().position(|&b| b == b'\n').unwrap_or(out.len());
+        let header = String::from_utf8_lossy(&out[..nl]).into_owned();
+        let size: usize = header
+            .split(' ')
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::new(ErrorKind::Io, format!("unexpected git cat-file output: {header}")))?;
+        let start = nl + 1;
+        blobs.push(out[start..start + size].to_vec());
+        out = &out[(start + size + 1).min(out.len())..];
+    }
+    Ok(blobs)
+}
