@@ -14,6 +14,9 @@ struct Cli {
     /// The platform directory (holds kiln.yaml).
     #[arg(long, global = true, default_value = ".")]
     root: PathBuf,
+    /// Colour: `auto` colours only on a terminal and never when NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,6 +61,23 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether to colour: `always`/`never` win; `auto` needs a terminal and no (non-empty)
+/// NO_COLOR.
+fn use_color(choice: ColorChoice, is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => is_terminal && no_color.is_none_or(|v| v.is_empty()),
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum DiffFormat {
     Text,
@@ -81,9 +101,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
 
 /// Renders both sides of a comparison: `base` from git, `head` from git or the working tree.
 fn render_pair(root: &std::path::Path, base: &str, head: Option<&str>) -> kiln::Result<kiln::Diff> {
@@ -96,6 +113,7 @@ fn render_pair(root: &std::path::Path, base: &str, head: Option<&str>) -> kiln::
 }
 
 fn run(cli: &Cli) -> kiln::Result<ExitCode> {
+    let color = || use_color(cli.color, std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
     let mut stdout = std::io::stdout().lock();
     match &cli.command {
         Command::Diff { base, head, format } => {
@@ -163,5 +181,21 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Command::Diff { .. } | Command::Affected { .. } => unreachable!("handled above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        assert!(use_color(ColorChoice::Auto, true, None));
+        assert!(use_color(ColorChoice::Auto, true, Some(OsStr::new(""))));
+        assert!(!use_color(ColorChoice::Auto, true, Some(OsStr::new("1"))));
+        assert!(!use_color(ColorChoice::Auto, false, None));
+        assert!(use_color(ColorChoice::Always, false, Some(OsStr::new("1"))));
+        assert!(!use_color(ColorChoice::Never, true, None));
     }
 }

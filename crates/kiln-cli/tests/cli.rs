@@ -1,0 +1,127 @@
+//! Golden tests of the `kiln` binary: whole stdout, stderr and exit code for each scenario, on
+//! a copy of the library's `mini` fixture platform.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+fn fixture() -> (TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mini");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln/tests/fixtures/mini"), &root);
+    (tmp, root)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Runs kiln in `root` and returns "exit N" plus stdout and stderr, for snapshots.
+fn kiln(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.current_dir(root).args(args).env_remove("NO_COLOR");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    format!(
+        "exit {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from));
+    fs::write(path, text.replace(from, to)).unwrap();
+}
+
+#[test]
+fn render_then_check_then_drift() {
+    let (_tmp, root) = fixture();
+    insta::assert_snapshot!(kiln(&root, &["check"], &[]));
+    insta::assert_snapshot!(kiln(&root, &["render"], &[]), @r"
+    exit 0
+    --- stdout
+    k8s: 15 added, 0 changed, 0 removed, 0 unchanged
+    --- stderr
+    ");
+    insta::assert_snapshot!(kiln(&root, &["render"], &[]), @r"
+    exit 0
+    --- stdout
+    k8s: up to date (15 files)
+    --- stderr
+    ");
+    insta::assert_snapshot!(kiln(&root, &["check"], &[]), @r"
+    exit 0
+    --- stdout
+    k8s: clean (15 files)
+    --- stderr
+    ");
+    edit(&root.join("environments/prod.yaml"), "replicas: 2", "replicas: 3");
+    insta::assert_snapshot!(kiln(&root, &["check"], &[]));
+    insta::assert_snapshot!(kiln(&root, &["render", "--env", "preview"], &[]), @r"
+    exit 0
+    --- stdout
+    k8s: up to date (15 files)
+    --- stderr
+    ");
+    insta::assert_snapshot!(kiln(&root, &["render", "--env", "prod"], &[]), @r"
+    exit 0
+    --- stdout
+    k8s: 0 added, 1 changed, 0 removed, 14 unchanged
+    --- stderr
+    ");
+}
+
+#[test]
+fn input_errors_exit_2_with_file_line_and_key() {
+    let (_tmp, root) = fixture();
+    edit(&root.join("environments/prod.yaml"), "replicas: 2", "replicas: two");
+    insta::assert_snapshot!(kiln(&root, &["render"], &[]), @r#"
+    exit 2
+    --- stdout
+    --- stderr
+    error: environments/prod.yaml:10:26 (key `apps.shop.web.replicas`): invalid type: string "two", expected u32
+    "#);
+    assert!(!root.join("k8s").exists());
+    let (_tmp, root) = fixture();
+    insta::assert_snapshot!(kiln(&root, &["render", "--env", "nope"], &[]), @r"
+    exit 2
+    --- stdout
+    --- stderr
+    error: no environment `nope` (environments: preview, prod)
+    ");
+    insta::assert_snapshot!(kiln(root.parent().unwrap(), &["check"], &[]).replace(&root.parent().unwrap().display().to_string(), "TMP"), @r"
+    exit 2
+    --- stdout
+    --- stderr
+    error: no kiln.yaml in .; is this a kiln platform? (`kiln init` creates one)
+    ");
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
+    let (_tmp, root) = fixture();
+    kiln(&root, &["render"], &[]);
+    edit(&root.join("environments/prod.yaml"), "replicas: 2", "replicas: 3");
+    let forced = kiln(&root, &["--color", "always", "check"], &[]);
+    assert!(forced.contains("\x1b[31m"), "{forced}");
+    // Piped output (not a terminal) is plain, with or without NO_COLOR.
+    assert!(!kiln(&root, &["check"], &[]).contains('\x1b'));
+    assert!(!kiln(&root, &["check"], &[("NO_COLOR", "1")]).contains('\x1b'));
+    assert!(!kiln(&root, &["--color", "never", "check"], &[]).contains('\x1b'));
+}
