@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "kiln", version, about = "Render and guard GitOps manifests for small Kubernetes platforms")]
+#[command(
+    name = "kiln",
+    version,
+    about = "Render and guard GitOps manifests for small Kubernetes platforms"
+)]
 struct Cli {
     /// The platform directory (holds kiln.yaml).
     #[arg(long, global = true, default_value = ".")]
@@ -101,26 +105,42 @@ fn main() -> ExitCode {
     }
 }
 
-
 /// Renders both sides of a comparison: `base` from git, `head` from git or the working tree.
 fn render_pair(root: &std::path::Path, base: &str, head: Option<&str>) -> kiln::Result<kiln::Diff> {
     let base_tree = kiln::render_at(root, base)?;
     let (head_label, head_tree) = match head {
         Some(rev) => (rev.to_owned(), kiln::render_at(root, rev)?),
-        None => ("working tree".to_owned(), kiln::render(&kiln::Platform::load(root)?)?),
+        None => (
+            "working tree".to_owned(),
+            kiln::render(&kiln::Platform::load(root)?)?,
+        ),
     };
     Ok(kiln::diff(base, &base_tree, &head_label, &head_tree))
 }
 
 fn run(cli: &Cli) -> kiln::Result<ExitCode> {
-    let color = || use_color(cli.color, std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
+    let color = || {
+        use_color(
+            cli.color,
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    };
     let mut stdout = std::io::stdout().lock();
     match &cli.command {
         Command::Diff { base, head, format } => {
             let diff = render_pair(&cli.root, base, head.as_deref())?;
             match format {
-                DiffFormat::Text => { let _ = write!(stdout, "{}", kiln::to_text(&diff, color())); }
-                DiffFormat::Json => { let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&diff).expect("serializable")); }
+                DiffFormat::Text => {
+                    let _ = write!(stdout, "{}", kiln::to_text(&diff, color()));
+                }
+                DiffFormat::Json => {
+                    let _ = writeln!(
+                        stdout,
+                        "{}",
+                        serde_json::to_string_pretty(&diff).expect("serializable")
+                    );
+                }
                 DiffFormat::Markdown => {
                     let parts = kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT);
                     let _ = write!(stdout, "{}", parts.join("\n<!-- kiln: next comment -->\n"));
@@ -131,7 +151,11 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         Command::Affected { base, head } => {
             let diff = render_pair(&cli.root, base, head.as_deref())?;
             let affected = kiln::affected(&diff);
-            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&affected).expect("serializable"));
+            let _ = writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string_pretty(&affected).expect("serializable")
+            );
             return Ok(ExitCode::SUCCESS);
         }
         _ => {}
@@ -143,20 +167,33 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         Command::Render { envs } => {
             for env in envs {
                 if platform.environment(env).is_none() {
-                    let known: Vec<&str> = platform.environments.iter().map(|e| e.name.as_str()).collect();
+                    let known: Vec<&str> = platform
+                        .environments
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect();
                     return Err(kiln::Error::new(
                         kiln::ErrorKind::Model,
-                        format!("no environment `{env}` (environments: {})", known.join(", ")),
+                        format!(
+                            "no environment `{env}` (environments: {})",
+                            known.join(", ")
+                        ),
                     ));
                 }
             }
             let options = kiln::WriteOptions {
-                only_envs: (!envs.is_empty()).then(|| envs.iter().cloned().collect::<BTreeSet<_>>()),
+                only_envs: (!envs.is_empty())
+                    .then(|| envs.iter().cloned().collect::<BTreeSet<_>>()),
             };
             let report = kiln::write_tree(&out, &rendered, &options)?;
             let shown = PathBuf::from(&platform.output);
             if report.is_noop() {
-                let _ = writeln!(stdout, "{}: up to date ({} files)", shown.display(), report.unchanged);
+                let _ = writeln!(
+                    stdout,
+                    "{}: up to date ({} files)",
+                    shown.display(),
+                    report.unchanged
+                );
             } else {
                 let _ = writeln!(
                     stdout,
@@ -173,11 +210,26 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         Command::Check => {
             let drift = kiln::check_tree(&out, &rendered)?;
             if drift.is_empty() {
-                let _ = writeln!(stdout, "{}: clean ({} files)", platform.output, rendered.files.len());
+                let _ = writeln!(
+                    stdout,
+                    "{}: clean ({} files)",
+                    platform.output,
+                    rendered.files.len()
+                );
                 return Ok(ExitCode::SUCCESS);
             }
-            let _ = write!(stdout, "{}", kiln::format_drift(&platform.output, &drift, color()));
-            let _ = writeln!(stdout, "{}: {} file(s) drifted; run `{}` and commit the result", platform.output, drift.len(), platform.regenerate);
+            let _ = write!(
+                stdout,
+                "{}",
+                kiln::format_drift(&platform.output, &drift, color())
+            );
+            let _ = writeln!(
+                stdout,
+                "{}: {} file(s) drifted; run `{}` and commit the result",
+                platform.output,
+                drift.len(),
+                platform.regenerate
+            );
             Ok(ExitCode::from(1))
         }
         Command::Diff { .. } | Command::Affected { .. } => unreachable!("handled above"),

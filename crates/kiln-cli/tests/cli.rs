@@ -10,7 +10,10 @@ use tempfile::TempDir;
 fn fixture() -> (TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mini");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln/tests/fixtures/mini"), &root);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln/tests/fixtures/mini"),
+        &root,
+    );
     (tmp, root)
 }
 
@@ -71,7 +74,11 @@ fn render_then_check_then_drift() {
     k8s: clean (15 files)
     --- stderr
     ");
-    edit(&root.join("environments/prod.yaml"), "replicas: 2", "replicas: 3");
+    edit(
+        &root.join("environments/prod.yaml"),
+        "replicas: 2",
+        "replicas: 3",
+    );
     insta::assert_snapshot!(kiln(&root, &["check"], &[]));
     insta::assert_snapshot!(kiln(&root, &["render", "--env", "preview"], &[]), @r"
     exit 0
@@ -90,7 +97,11 @@ fn render_then_check_then_drift() {
 #[test]
 fn input_errors_exit_2_with_file_line_and_key() {
     let (_tmp, root) = fixture();
-    edit(&root.join("environments/prod.yaml"), "replicas: 2", "replicas: two");
+    edit(
+        &root.join("environments/prod.yaml"),
+        "replicas: 2",
+        "replicas: two",
+    );
     insta::assert_snapshot!(kiln(&root, &["render"], &[]), @r#"
     exit 2
     --- stdout
@@ -117,7 +128,11 @@ fn input_errors_exit_2_with_file_line_and_key() {
 fn colour_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
     let (_tmp, root) = fixture();
     kiln(&root, &["render"], &[]);
-    edit(&root.join("environments/prod.yaml"), "replicas: 2", "replicas: 3");
+    edit(
+        &root.join("environments/prod.yaml"),
+        "replicas: 2",
+        "replicas: 3",
+    );
     let forced = kiln(&root, &["--color", "always", "check"], &[]);
     assert!(forced.contains("\x1b[31m"), "{forced}");
     // Piped output (not a terminal) is plain, with or without NO_COLOR.

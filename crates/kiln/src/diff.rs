@@ -104,14 +104,29 @@ struct Located<'a> {
 fn objects_by_env(rendered: &Rendered) -> BTreeMap<&str, BTreeMap<Key, Located<'_>>> {
     let mut out: BTreeMap<&str, BTreeMap<Key, Located<'_>>> = BTreeMap::new();
     for (path, file) in &rendered.files {
-        let Some(env) = file.env.as_deref() else { continue };
+        let Some(env) = file.env.as_deref() else {
+            continue;
+        };
         for object in &file.objects {
             let key = (
                 object["kind"].as_str().unwrap_or_default().to_owned(),
-                object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(),
-                object["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                object["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             );
-            out.entry(env).or_default().insert(key, Located { file: path, app: file.app.as_deref(), object });
+            out.entry(env).or_default().insert(
+                key,
+                Located {
+                    file: path,
+                    app: file.app.as_deref(),
+                    object,
+                },
+            );
         }
     }
     out
@@ -144,14 +159,33 @@ pub fn diff(base_label: &str, base: &Rendered, head_label: &str, head: &Rendered
             };
             let change = match (b.get(key), h.get(key)) {
                 (Some(old), Some(new)) if old.object == new.object => continue,
-                (Some(old), Some(new)) => make(ChangeKind::Changed, new, field_changes(old.object, new.object), None),
-                (None, Some(new)) => make(ChangeKind::Added, new, Vec::new(), Some(new.object.clone())),
-                (Some(old), None) => make(ChangeKind::Removed, old, Vec::new(), Some(old.object.clone())),
+                (Some(old), Some(new)) => make(
+                    ChangeKind::Changed,
+                    new,
+                    field_changes(old.object, new.object),
+                    None,
+                ),
+                (None, Some(new)) => {
+                    make(ChangeKind::Added, new, Vec::new(), Some(new.object.clone()))
+                }
+                (Some(old), None) => make(
+                    ChangeKind::Removed,
+                    old,
+                    Vec::new(),
+                    Some(old.object.clone()),
+                ),
                 (None, None) => unreachable!("the key came from one side"),
             };
-            let old_images = b.get(key).map(|l| container_images(l.object)).unwrap_or_default();
-            let new_images = h.get(key).map(|l| container_images(l.object)).unwrap_or_default();
-            let containers: BTreeSet<&String> = old_images.keys().chain(new_images.keys()).collect();
+            let old_images = b
+                .get(key)
+                .map(|l| container_images(l.object))
+                .unwrap_or_default();
+            let new_images = h
+                .get(key)
+                .map(|l| container_images(l.object))
+                .unwrap_or_default();
+            let containers: BTreeSet<&String> =
+                old_images.keys().chain(new_images.keys()).collect();
             for container in containers {
                 let (from, to) = (old_images.get(container), new_images.get(container));
                 if from != to {
@@ -178,7 +212,11 @@ pub fn diff(base_label: &str, base: &Rendered, head_label: &str, head: &Rendered
             objects,
         });
     }
-    Diff { base: base_label.to_owned(), head: head_label.to_owned(), environments }
+    Diff {
+        base: base_label.to_owned(),
+        head: head_label.to_owned(),
+        environments,
+    }
 }
 
 /// Container name to image, for every `containers` and `initContainers` list in the object.
@@ -190,7 +228,9 @@ fn container_images(object: &Value) -> BTreeMap<String, String> {
                 for (k, child) in map {
                     if k == "containers" || k == "initContainers" {
                         for c in child.as_array().into_iter().flatten() {
-                            if let (Some(name), Some(image)) = (c["name"].as_str(), c["image"].as_str()) {
+                            if let (Some(name), Some(image)) =
+                                (c["name"].as_str(), c["image"].as_str())
+                            {
                                 out.insert(name.to_owned(), image.to_owned());
                             }
                         }
@@ -218,18 +258,27 @@ fn flatten_into(value: &Value, path: String, out: &mut Map<String, Value>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
-                let simple = k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+                let simple = k
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
                 let child = match (path.is_empty(), simple) {
                     (true, true) => k.clone(),
                     (false, true) => format!("{path}.{k}"),
-                    (_, false) => format!("{path}[{}]", serde_json::to_string(k).expect("a string")),
+                    (_, false) => {
+                        format!("{path}[{}]", serde_json::to_string(k).expect("a string"))
+                    }
                 };
                 flatten_into(v, child, out);
             }
         }
         Value::Array(items) if !items.is_empty() => {
-            let named = items.iter().all(|i| i.get("name").is_some_and(Value::is_string));
-            let names: BTreeSet<&str> = items.iter().filter_map(|i| i.get("name")?.as_str()).collect();
+            let named = items
+                .iter()
+                .all(|i| i.get("name").is_some_and(Value::is_string));
+            let names: BTreeSet<&str> = items
+                .iter()
+                .filter_map(|i| i.get("name")?.as_str())
+                .collect();
             for (i, item) in items.iter().enumerate() {
                 let child = if named && names.len() == items.len() {
                     format!("{path}[name={}]", item["name"].as_str().expect("checked"))
@@ -251,12 +300,20 @@ fn field_changes(old: &Value, new: &Value) -> Vec<FieldChange> {
     for (path, to) in &new {
         match old.get(path) {
             Some(from) if from == to => {}
-            from => out.push(FieldChange { path: path.clone(), from: from.cloned(), to: Some(to.clone()) }),
+            from => out.push(FieldChange {
+                path: path.clone(),
+                from: from.cloned(),
+                to: Some(to.clone()),
+            }),
         }
     }
     for (path, from) in &old {
         if !new.contains_key(path) {
-            out.push(FieldChange { path: path.clone(), from: Some(from.clone()), to: None });
+            out.push(FieldChange {
+                path: path.clone(),
+                from: Some(from.clone()),
+                to: None,
+            });
         }
     }
     out
@@ -271,7 +328,11 @@ fn summary_line(env: &EnvDiff) -> String {
         return "no changes".to_owned();
     }
     let mut parts = Vec::new();
-    for (n, what) in [(env.changed, "changed"), (env.added, "added"), (env.removed, "removed")] {
+    for (n, what) in [
+        (env.changed, "changed"),
+        (env.added, "added"),
+        (env.removed, "removed"),
+    ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));
         }
@@ -281,12 +342,24 @@ fn summary_line(env: &EnvDiff) -> String {
 
 fn image_line(i: &ImageChange) -> String {
     let tag = |s: &Option<String>| s.clone().unwrap_or_else(|| "(none)".to_owned());
-    format!("{} container {}: {} -> {}", i.object, i.container, tag(&i.from), tag(&i.to))
+    format!(
+        "{} container {}: {} -> {}",
+        i.object,
+        i.container,
+        tag(&i.from),
+        tag(&i.to)
+    )
 }
 
 /// Plain text, coloured when `color` is set.
 pub fn to_text(diff: &Diff, color: bool) -> String {
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() };
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
     let mut out = String::new();
     let _ = writeln!(out, "kiln diff {}..{}", diff.base, diff.head);
     for env in &diff.environments {
@@ -300,22 +373,48 @@ pub fn to_text(diff: &Diff, color: bool) -> String {
         for o in &env.objects {
             match o.change {
                 ChangeKind::Changed => {
-                    let _ = writeln!(out, "{} ({})", paint("33", &format!("~ {}", o.title())), o.file);
+                    let _ = writeln!(
+                        out,
+                        "{} ({})",
+                        paint("33", &format!("~ {}", o.title())),
+                        o.file
+                    );
                     for f in &o.fields {
                         let line = match (&f.from, &f.to) {
-                            (Some(a), Some(b)) => paint("33", &format!("    ~ {}: {} -> {}", f.path, show(a), show(b))),
-                            (None, Some(b)) => paint("32", &format!("    + {}: {}", f.path, show(b))),
-                            (Some(a), None) => paint("31", &format!("    - {}: {}", f.path, show(a))),
+                            (Some(a), Some(b)) => paint(
+                                "33",
+                                &format!("    ~ {}: {} -> {}", f.path, show(a), show(b)),
+                            ),
+                            (None, Some(b)) => {
+                                paint("32", &format!("    + {}: {}", f.path, show(b)))
+                            }
+                            (Some(a), None) => {
+                                paint("31", &format!("    - {}: {}", f.path, show(a)))
+                            }
                             (None, None) => continue,
                         };
                         let _ = writeln!(out, "{line}");
                     }
                 }
                 ChangeKind::Added | ChangeKind::Removed => {
-                    let (sign, code) = if o.change == ChangeKind::Added { ("+", "32") } else { ("-", "31") };
-                    let _ = writeln!(out, "{} ({})", paint(code, &format!("{sign} {}", o.title())), o.file);
+                    let (sign, code) = if o.change == ChangeKind::Added {
+                        ("+", "32")
+                    } else {
+                        ("-", "31")
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{} ({})",
+                        paint(code, &format!("{sign} {}", o.title())),
+                        o.file
+                    );
                     let mut body = String::new();
-                    yaml::emit_document(o.object.as_ref().expect("added and removed objects carry it"), &mut body);
+                    yaml::emit_document(
+                        o.object
+                            .as_ref()
+                            .expect("added and removed objects carry it"),
+                        &mut body,
+                    );
                     for line in body.lines() {
                         let _ = writeln!(out, "{}", paint(code, &format!("    {sign} {line}")));
                     }
@@ -329,10 +428,19 @@ pub fn to_text(diff: &Diff, color: bool) -> String {
 /// Markdown for pull-request comments, split into parts of at most `limit` characters (use
 /// [`GITHUB_COMMENT_LIMIT`]) without splitting an object's block unless it alone is too large.
 pub fn to_markdown(diff: &Diff, limit: usize) -> Vec<String> {
-    let mut head = format!("### kiln: rendered changes `{}` → `{}`\n\n", diff.base, diff.head);
-    head.push_str("| environment | changed | added | removed | image changes |\n|---|---:|---:|---:|---|\n");
+    let mut head = format!(
+        "### kiln: rendered changes `{}` → `{}`\n\n",
+        diff.base, diff.head
+    );
+    head.push_str(
+        "| environment | changed | added | removed | image changes |\n|---|---:|---:|---:|---|\n",
+    );
     for env in &diff.environments {
-        let images: Vec<String> = env.images.iter().map(|i| format!("`{}`", image_line(i))).collect();
+        let images: Vec<String> = env
+            .images
+            .iter()
+            .map(|i| format!("`{}`", image_line(i)))
+            .collect();
         let _ = writeln!(
             head,
             "| {} | {} | {} | {} | {} |",
@@ -340,7 +448,11 @@ pub fn to_markdown(diff: &Diff, limit: usize) -> Vec<String> {
             env.changed,
             env.added,
             env.removed,
-            if images.is_empty() { "–".to_owned() } else { images.join("<br>") }
+            if images.is_empty() {
+                "–".to_owned()
+            } else {
+                images.join("<br>")
+            }
         );
     }
     if diff.is_empty() {
@@ -400,12 +512,23 @@ fn markdown_block(o: &ObjectChange) -> String {
         ChangeKind::Added => "added",
         ChangeKind::Removed => "removed",
     };
-    let mut block = format!("**{}** {verb} <sub>`{}`</sub>\n\n```diff\n", o.title(), o.file);
+    let mut block = format!(
+        "**{}** {verb} <sub>`{}`</sub>\n\n```diff\n",
+        o.title(),
+        o.file
+    );
     match o.change {
         ChangeKind::Changed => {
             for f in &o.fields {
                 let _ = match (&f.from, &f.to) {
-                    (Some(a), Some(b)) => writeln!(block, "- {}: {}\n+ {}: {}", f.path, show(a), f.path, show(b)),
+                    (Some(a), Some(b)) => writeln!(
+                        block,
+                        "- {}: {}\n+ {}: {}",
+                        f.path,
+                        show(a),
+                        f.path,
+                        show(b)
+                    ),
                     (None, Some(b)) => writeln!(block, "+ {}: {}", f.path, show(b)),
                     (Some(a), None) => writeln!(block, "- {}: {}", f.path, show(a)),
                     (None, None) => Ok(()),
@@ -413,9 +536,18 @@ fn markdown_block(o: &ObjectChange) -> String {
             }
         }
         ChangeKind::Added | ChangeKind::Removed => {
-            let sign = if o.change == ChangeKind::Added { '+' } else { '-' };
+            let sign = if o.change == ChangeKind::Added {
+                '+'
+            } else {
+                '-'
+            };
             let mut body = String::new();
-            yaml::emit_document(o.object.as_ref().expect("added and removed objects carry it"), &mut body);
+            yaml::emit_document(
+                o.object
+                    .as_ref()
+                    .expect("added and removed objects carry it"),
+                &mut body,
+            );
             for line in body.lines() {
                 let _ = writeln!(block, "{sign} {line}");
             }
@@ -447,7 +579,10 @@ pub fn affected(diff: &Diff) -> Affected {
     let mut include = BTreeSet::new();
     for env in &diff.environments {
         for o in &env.objects {
-            include.insert(AffectedApp { environment: env.name.clone(), app: o.app.clone() });
+            include.insert(AffectedApp {
+                environment: env.name.clone(),
+                app: o.app.clone(),
+            });
         }
     }
     let environments: BTreeSet<String> = include.iter().map(|a| a.environment.clone()).collect();

@@ -39,11 +39,19 @@ pub struct Location {
 
 impl Location {
     pub fn file(file: impl Into<PathBuf>) -> Location {
-        Location { file: file.into(), ..Location::default() }
+        Location {
+            file: file.into(),
+            ..Location::default()
+        }
     }
 
     pub fn at(file: impl Into<PathBuf>, line: usize, column: usize) -> Location {
-        Location { file: file.into(), line: Some(line), column: Some(column), key: None }
+        Location {
+            file: file.into(),
+            line: Some(line),
+            column: Some(column),
+            key: None,
+        }
     }
 
     pub fn with_key(mut self, key: impl Into<String>) -> Location {
@@ -82,7 +90,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), location: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            location: None,
+            source: None,
+        }
     }
 
     pub fn at(mut self, location: Location) -> Error {
@@ -136,6 +149,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }

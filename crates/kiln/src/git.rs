@@ -36,7 +36,13 @@ fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
 pub fn resolve_rev(root: &Path, rev: &str) -> Result<String> {
     let spec = format!("{rev}^{{commit}}");
     let out = git(root, &["rev-parse", "--verify", "--quiet", &spec]).map_err(|_| {
-        Error::new(ErrorKind::Io, format!("`{rev}` is not a commit in the repository at {}", root.display()))
+        Error::new(
+            ErrorKind::Io,
+            format!(
+                "`{rev}` is not a commit in the repository at {}",
+                root.display()
+            ),
+        )
     })?;
     Ok(String::from_utf8_lossy(&out).trim().to_owned())
 }
@@ -45,7 +51,9 @@ pub fn resolve_rev(root: &Path, rev: &str) -> Result<String> {
 /// there.
 pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
     let commit = resolve_rev(root, rev)?;
-    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?).trim().to_owned();
+    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?)
+        .trim()
+        .to_owned();
     let mut args = vec!["ls-tree", "-r", "-z", "--full-tree", &commit];
     if !prefix.is_empty() {
         args.extend(["--", &prefix]);
@@ -55,12 +63,23 @@ pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
     let mut entries: Vec<(PathBuf, String, u64)> = Vec::new();
     for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
         let record = String::from_utf8_lossy(record);
-        let Some((meta, path)) = record.split_once('\t') else { continue };
-        let Some(rel) = path.strip_prefix(&prefix) else { continue };
+        let Some((meta, path)) = record.split_once('\t') else {
+            continue;
+        };
+        let Some(rel) = path.strip_prefix(&prefix) else {
+            continue;
+        };
         let rel = PathBuf::from(rel);
         let wanted = rel == Path::new(PLATFORM_FILE)
-            || [ENVIRONMENTS_DIR, TEMPLATES_DIR, FILES_DIR].iter().any(|d| rel.starts_with(d));
-        if !wanted || rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            || [ENVIRONMENTS_DIR, TEMPLATES_DIR, FILES_DIR]
+                .iter()
+                .any(|d| rel.starts_with(d));
+        if !wanted
+            || rel
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        {
             continue;
         }
         let fields: Vec<&str> = meta.split(' ').collect();
@@ -75,10 +94,17 @@ pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
         if kind != "blob" {
             continue;
         }
-        let cap = if rel.starts_with(TEMPLATES_DIR) { MAX_TEMPLATE_FILE } else { MAX_DATA_FILE };
+        let cap = if rel.starts_with(TEMPLATES_DIR) {
+            MAX_TEMPLATE_FILE
+        } else {
+            MAX_DATA_FILE
+        };
         entries.push((rel, id.to_owned(), cap));
     }
-    if !entries.iter().any(|(rel, _, _)| rel == Path::new(PLATFORM_FILE)) {
+    if !entries
+        .iter()
+        .any(|(rel, _, _)| rel == Path::new(PLATFORM_FILE))
+    {
         return Ok(None);
     }
 
@@ -96,13 +122,23 @@ pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
             platform = Some(file);
         } else if rel.starts_with(ENVIRONMENTS_DIR) {
             let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if rel.parent() == Some(Path::new(ENVIRONMENTS_DIR)) && (name.ends_with(".yaml") || name.ends_with(".yml")) {
+            if rel.parent() == Some(Path::new(ENVIRONMENTS_DIR))
+                && (name.ends_with(".yaml") || name.ends_with(".yml"))
+            {
                 environments.push(file);
             }
         } else {
-            let dir = if rel.starts_with(TEMPLATES_DIR) { TEMPLATES_DIR } else { FILES_DIR };
+            let dir = if rel.starts_with(TEMPLATES_DIR) {
+                TEMPLATES_DIR
+            } else {
+                FILES_DIR
+            };
             file.path = rel.strip_prefix(dir).expect("filtered above").to_path_buf();
-            if dir == TEMPLATES_DIR { templates.push(file) } else { files.push(file) }
+            if dir == TEMPLATES_DIR {
+                templates.push(file)
+            } else {
+                files.push(file)
+            }
         }
     }
     let sort = |v: &mut Vec<SourceFile>| v.sort_by(|a, b| a.path.cmp(&b.path));
@@ -145,7 +181,12 @@ fn cat_blobs<'a>(root: &Path, ids: impl Iterator<Item = &'a str>) -> Result<Vec<
             .split(' ')
             .nth(2)
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Error::new(ErrorKind::Io, format!("unexpected git cat-file output: {header}")))?;
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("unexpected git cat-file output: {header}"),
+                )
+            })?;
         let start = nl + 1;
         blobs.push(out[start..start + size].to_vec());
         out = &out[(start + size + 1).min(out.len())..];

@@ -39,7 +39,9 @@ pub use resolve::{
     derive, resolve, BundleUnit, CatalogueApp, Component, Derived, Environment, NotDeployed, Pdb,
     Platform, Source,
 };
-pub use write::{check_tree, format_drift, read_tree, write_tree, DiskTree, Drift, WriteOptions, WriteReport};
+pub use write::{
+    check_tree, format_drift, read_tree, write_tree, DiskTree, Drift, WriteOptions, WriteReport,
+};
 
 impl Platform {
     /// Reads and resolves the platform in `root`.

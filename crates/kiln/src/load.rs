@@ -77,7 +77,13 @@ pub fn load(root: &Path) -> Result<Sources> {
     let templates = read_tree_texts(root, TEMPLATES_DIR, MAX_TEMPLATE_FILE)?;
     let files = read_tree_texts(root, FILES_DIR, MAX_DATA_FILE)?;
 
-    Ok(Sources { root: root.to_path_buf(), platform, environments, templates, files })
+    Ok(Sources {
+        root: root.to_path_buf(),
+        platform,
+        environments,
+        templates,
+        files,
+    })
 }
 
 /// Reads every file under `root/dir` (recursively, dot-files skipped), with paths relative to
@@ -87,7 +93,11 @@ fn read_tree_texts(root: &Path, dir: &str, cap: u64) -> Result<Vec<SourceFile>> 
     let mut stack = vec![PathBuf::from(dir)];
     while let Some(current) = stack.pop() {
         for rel in list_dir(root, &current)? {
-            if rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            if rel
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+            {
                 continue;
             }
             let meta = fs::symlink_metadata(root.join(&rel))
@@ -99,12 +109,18 @@ fn read_tree_texts(root: &Path, dir: &str, cap: u64) -> Result<Vec<SourceFile>> 
             let mut file = read_text(root, &rel, cap)?;
             let name = rel.strip_prefix(dir).expect("listed under its directory");
             file.path = PathBuf::from(
-                name.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
+                name.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
             );
             out.push(file);
             if out.len() > MAX_TEMPLATES {
-                return Err(Error::new(ErrorKind::Model, format!("more than {MAX_TEMPLATES} files"))
-                    .at(Location::file(dir)));
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!("more than {MAX_TEMPLATES} files"),
+                )
+                .at(Location::file(dir)));
             }
         }
     }
@@ -121,7 +137,9 @@ fn list_dir(root: &Path, rel: &Path) -> Result<Vec<PathBuf>> {
         Err(e) => return Err(Error::io("read", rel, e)),
         Ok(meta) if meta.file_type().is_symlink() => return Err(refuse_symlink(rel)),
         Ok(meta) if !meta.is_dir() => {
-            return Err(Error::new(ErrorKind::Unsafe, "expected a directory").at(Location::file(rel)))
+            return Err(
+                Error::new(ErrorKind::Unsafe, "expected a directory").at(Location::file(rel))
+            )
         }
         Ok(_) => {}
     }
@@ -151,9 +169,15 @@ fn read_text(root: &Path, rel: &Path, cap: u64) -> Result<SourceFile> {
         return Err(refuse_symlink(rel));
     }
     if !kind.is_file() {
-        let what = if kind.is_dir() { "a directory" } else { "not a regular file (FIFO, socket or device)" };
-        return Err(Error::new(ErrorKind::Unsafe, format!("is {what}; expected a file"))
-            .at(Location::file(rel)));
+        let what = if kind.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (FIFO, socket or device)"
+        };
+        return Err(
+            Error::new(ErrorKind::Unsafe, format!("is {what}; expected a file"))
+                .at(Location::file(rel)),
+        );
     }
     if meta.len() > cap {
         return Err(too_big(rel, cap));
@@ -175,13 +199,25 @@ pub(crate) fn decode(rel: &Path, bytes: Vec<u8>) -> Result<SourceFile> {
         let at = e.utf8_error().valid_up_to();
         let prefix = &e.as_bytes()[..at];
         let line = prefix.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = at - prefix.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
-        Error::new(ErrorKind::Yaml, "the file is not valid UTF-8").at(Location::at(rel, line, column))
+        let column = at
+            - prefix
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        Error::new(ErrorKind::Yaml, "the file is not valid UTF-8")
+            .at(Location::at(rel, line, column))
     })?;
-    Ok(SourceFile { path: rel.to_path_buf(), text })
+    Ok(SourceFile {
+        path: rel.to_path_buf(),
+        text,
+    })
 }
 
 pub(crate) fn too_big(rel: &Path, cap: u64) -> Error {
-    Error::new(ErrorKind::Unsafe, format!("is larger than the {} KiB kiln reads", cap / 1024))
-        .at(Location::file(rel))
+    Error::new(
+        ErrorKind::Unsafe,
+        format!("is larger than the {} KiB kiln reads", cap / 1024),
+    )
+    .at(Location::file(rel))
 }

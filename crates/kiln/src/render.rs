@@ -56,7 +56,10 @@ pub struct RenderedFile {
 
 impl Rendered {
     /// The objects of one environment, in file order.
-    pub fn objects_of<'a>(&'a self, env: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    pub fn objects_of<'a>(
+        &'a self,
+        env: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
         self.files
             .iter()
             .filter(move |(_, f)| f.env.as_deref() == Some(env))
@@ -103,7 +106,17 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
                 "app": app_context(component),
             });
             let what = format!("{}/{} ({})", env.name, component.app, component.kind);
-            render_set(&jinja, &sets, &component.templates, &ctx, env, Some(&component.app), &component.dir, &what, &mut units)?;
+            render_set(
+                &jinja,
+                &sets,
+                &component.templates,
+                &ctx,
+                env,
+                Some(&component.app),
+                &component.dir,
+                &what,
+                &mut units,
+            )?;
         }
         for bundle in &env.bundles {
             let ctx = json!({
@@ -112,8 +125,21 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
                 "bundle": bundle,
                 "apps": apps,
             });
-            let what = format!("{} (bundle {} in {})", env.name, bundle.templates, bundle.dir);
-            render_set(&jinja, &sets, &bundle.templates, &ctx, env, None, &bundle.dir, &what, &mut units)?;
+            let what = format!(
+                "{} (bundle {} in {})",
+                env.name, bundle.templates, bundle.dir
+            );
+            render_set(
+                &jinja,
+                &sets,
+                &bundle.templates,
+                &ctx,
+                env,
+                None,
+                &bundle.dir,
+                &what,
+                &mut units,
+            )?;
         }
     }
     layout(platform, units)
@@ -124,7 +150,10 @@ pub fn app_context(component: &Component) -> Value {
     let mut app = serde_json::to_value(&component.workload).expect("workloads serialize");
     let derived = serde_json::to_value(&component.derived).expect("derived facts serialize");
     let map = app.as_object_mut().expect("a workload is a mapping");
-    map.insert("declared_replicas".into(), map.get("replicas").cloned().unwrap_or(Value::Null));
+    map.insert(
+        "declared_replicas".into(),
+        map.get("replicas").cloned().unwrap_or(Value::Null),
+    );
     for (k, v) in derived.as_object().expect("derived facts are a mapping") {
         map.insert(k.clone(), v.clone());
     }
@@ -157,6 +186,7 @@ fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
     jinja.add_global("files", minijinja::Value::from(Serde(&files)));
     jinja.add_filter("sha256", sha256);
     jinja.add_filter("parse_env", parse_env);
+    jinja.add_function("fail", fail);
     for template in &platform.templates {
         let name = template.path.to_string_lossy().into_owned();
         jinja
@@ -187,16 +217,24 @@ fn parse_env(text: &str) -> std::result::Result<minijinja::Value, minijinja::Err
         let Some((key, value)) = line.split_once('=') else {
             return Err(minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
-                format!("env file line {}: expected KEY=value, found `{line}`", i + 1),
+                format!(
+                    "env file line {}: expected KEY=value, found `{line}`",
+                    i + 1
+                ),
             ));
         };
         let key = key.trim();
         let valid = !key.is_empty()
-            && key.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+            && key
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
         if !valid {
             return Err(minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
-                format!("env file line {}: `{key}` is not a valid variable name", i + 1),
+                format!(
+                    "env file line {}: `{key}` is not a valid variable name",
+                    i + 1
+                ),
             ));
         }
         let value = value.trim();
@@ -209,6 +247,15 @@ fn parse_env(text: &str) -> std::result::Result<minijinja::Value, minijinja::Err
     Ok(minijinja::Value::from(Serde(&map)))
 }
 
+/// `{{ fail("why") }}`: stops the render with the template, line and message, for rules a
+/// template enforces itself.
+fn fail(message: String) -> std::result::Result<String, minijinja::Error> {
+    Err(minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        message,
+    ))
+}
+
 /// Template set name to its renderable templates (`deployment.yaml.j2`), sorted.
 fn template_sets(platform: &Platform) -> BTreeMap<String, Vec<String>> {
     let mut sets: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -216,7 +263,9 @@ fn template_sets(platform: &Platform) -> BTreeMap<String, Vec<String>> {
         let name = template.path.to_string_lossy();
         if let Some((set, file)) = name.split_once('/') {
             if !file.starts_with('_') && !set.starts_with('_') {
-                sets.entry(set.to_owned()).or_default().push(file.to_owned());
+                sets.entry(set.to_owned())
+                    .or_default()
+                    .push(file.to_owned());
             }
         }
     }
@@ -242,12 +291,19 @@ fn render_set(
         let out_name = output_name(file).map_err(|msg| {
             Error::new(ErrorKind::Template, msg).at(Location::file(&template_path))
         })?;
-        let template = jinja.get_template(&name).map_err(|e| template_error(&e, &name, what))?;
-        let text = template.render(&ctx).map_err(|e| template_error(&e, &name, what))?;
+        let template = jinja
+            .get_template(&name)
+            .map_err(|e| template_error(&e, &name, what))?;
+        let text = template
+            .render(&ctx)
+            .map_err(|e| template_error(&e, &name, what))?;
         if text.len() > MAX_TEMPLATE_OUTPUT {
             return Err(Error::new(
                 ErrorKind::Template,
-                format!("rendering for {what} produced more than {} MiB", MAX_TEMPLATE_OUTPUT >> 20),
+                format!(
+                    "rendering for {what} produced more than {} MiB",
+                    MAX_TEMPLATE_OUTPUT >> 20
+                ),
             )
             .at(Location::file(&template_path)));
         }
@@ -260,15 +316,18 @@ fn render_set(
                 ErrorKind::Template,
                 format!("{message} (in the output for {what}, line {out_line})"),
             )
-            .at(Location { line: Some(line), ..Location::file(Path::new(TEMPLATES_DIR).join(file)) })
+            .at(Location {
+                line: Some(line),
+                ..Location::file(Path::new(TEMPLATES_DIR).join(file))
+            })
         };
-        let docs = yaml::parse_documents(&text, &template_path)
+        let documents = yaml::parse_documents(&text, &template_path)
             .map_err(|e| at_source(e.message(), e.location().and_then(|l| l.line).unwrap_or(1)))?;
-        if docs.is_empty() {
+        if documents.is_empty() {
             continue;
         }
-        let mut objects = Vec::with_capacity(docs.len());
-        for doc in docs {
+        let mut objects = Vec::with_capacity(documents.len());
+        for doc in documents {
             let line = doc.line;
             let object = normalize_object(doc.to_json()).map_err(|msg| at_source(&msg, line))?;
             objects.push(object);
@@ -295,7 +354,11 @@ fn source_line(
     if again != text {
         return None;
     }
-    let offset: usize = text.split_inclusive('\n').take(out_line.saturating_sub(1)).map(str::len).sum();
+    let offset: usize = text
+        .split_inclusive('\n')
+        .take(out_line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     let line_end = offset + text[offset..].find('\n').unwrap_or(text.len() - offset);
     // Prefer an expression on that output line (the value that broke it), else any span there.
     let on_line = |s: &&minijinja::OutputSpan| {
@@ -315,7 +378,9 @@ fn output_name(file: &str) -> std::result::Result<String, String> {
     let out = file.strip_suffix(".j2").unwrap_or(file);
     let stem = out.strip_suffix(".yaml");
     match stem {
-        Some(stem) if crate::model::check_dns_label(stem).is_ok() && out != "kustomization.yaml" => {
+        Some(stem)
+            if crate::model::check_dns_label(stem).is_ok() && out != "kustomization.yaml" =>
+        {
             Ok(out.to_owned())
         }
         _ => Err(format!(
@@ -332,7 +397,10 @@ fn template_error(err: &minijinja::Error, name: &str, what: &str) -> Error {
         location = Location::file(Path::new(TEMPLATES_DIR).join(err_name));
         location.line = Some(line);
     }
-    let mut message = format!("{} (rendering for {what})", err.detail().unwrap_or("template error"));
+    let mut message = format!(
+        "{} (rendering for {what})",
+        err.detail().unwrap_or("template error")
+    );
     message = format!("{}: {message}", kind_label(err.kind()));
     Error::new(ErrorKind::Template, message).at(location)
 }
@@ -360,14 +428,19 @@ fn normalize_object(value: Value) -> std::result::Result<Value, String> {
         _ => return Err("the object has no `metadata.name` (a non-empty string)".into()),
     }
     if let Some(ns) = metadata.get("namespace") {
-        let ok = ns.as_str().is_some_and(|ns| crate::model::check_dns_label(ns).is_ok());
+        let ok = ns
+            .as_str()
+            .is_some_and(|ns| crate::model::check_dns_label(ns).is_ok());
         if !ok {
             return Err(format!("`metadata.namespace` {ns} is not a DNS-1123 label"));
         }
     }
     let metadata = reorder(metadata, &["name", "namespace", "labels", "annotations"]);
     map.insert("metadata".into(), Value::Object(metadata));
-    Ok(Value::Object(reorder(map, &["apiVersion", "kind", "metadata"])))
+    Ok(Value::Object(reorder(
+        map,
+        &["apiVersion", "kind", "metadata"],
+    )))
 }
 
 fn reorder(mut map: Map<String, Value>, first: &[&str]) -> Map<String, Value> {
@@ -387,12 +460,16 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
     let mut sources: BTreeMap<String, String> = BTreeMap::new();
     // For each directory, the environment that owns it (its files, up to the env's root).
     let mut owner: BTreeMap<String, String> = BTreeMap::new();
-    let env_dirs: BTreeMap<&str, &str> =
-        platform.environments.iter().map(|e| (e.name.as_str(), e.dir.as_str())).collect();
+    let env_dirs: BTreeMap<&str, &str> = platform
+        .environments
+        .iter()
+        .map(|e| (e.name.as_str(), e.dir.as_str()))
+        .collect();
 
     for unit in units {
         let lower = unit.path.to_lowercase();
-        if let Some((other, other_source)) = sources.iter().find(|(p, _)| p.to_lowercase() == lower) {
+        if let Some((other, other_source)) = sources.iter().find(|(p, _)| p.to_lowercase() == lower)
+        {
             return Err(Error::new(
                 ErrorKind::Output,
                 format!(
@@ -400,7 +477,11 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
                     unit.path,
                     other_source,
                     unit.source,
-                    if *other != unit.path { format!(" (as `{other}`; paths may differ only in case)") } else { String::new() }
+                    if *other != unit.path {
+                        format!(" (as `{other}`; paths may differ only in case)")
+                    } else {
+                        String::new()
+                    }
                 ),
             ));
         }
@@ -430,7 +511,13 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
         sources.insert(unit.path.clone(), unit.source);
         files.insert(
             unit.path,
-            RenderedFile { env: Some(unit.env), app: unit.app, objects: unit.objects, resources: Vec::new(), text },
+            RenderedFile {
+                env: Some(unit.env),
+                app: unit.app,
+                objects: unit.objects,
+                resources: Vec::new(),
+                text,
+            },
         );
     }
 
@@ -460,7 +547,12 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
         }
         let path = crate::resolve::join_dir(dir, "kustomization.yaml");
         let source = match own {
-            Some(env) => platform.environments.iter().find(|e| &e.name == env).map(|e| e.file.display().to_string()).unwrap_or_default(),
+            Some(env) => platform
+                .environments
+                .iter()
+                .find(|e| &e.name == env)
+                .map(|e| e.file.display().to_string())
+                .unwrap_or_default(),
             None => "the output layout".to_owned(),
         };
         let doc = json!({
@@ -469,7 +561,16 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
             "resources": resources,
         });
         let text = with_header(&platform.regenerate, &source, std::slice::from_ref(&doc));
-        files.insert(path, RenderedFile { env: own.cloned(), app: None, objects: Vec::new(), resources, text });
+        files.insert(
+            path,
+            RenderedFile {
+                env: own.cloned(),
+                app: None,
+                objects: Vec::new(),
+                resources,
+                text,
+            },
+        );
     }
     Ok(Rendered { files })
 }
@@ -485,11 +586,11 @@ fn basename(path: &str) -> &str {
     path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
 
-fn with_header(regenerate: &str, source: &str, docs: &[Value]) -> String {
+fn with_header(regenerate: &str, source: &str, documents: &[Value]) -> String {
     let mut text = format!(
         "{GENERATED_MARKER} from {source}. Do not edit.\n# Regenerate with: {regenerate}\n"
     );
-    for (i, doc) in docs.iter().enumerate() {
+    for (i, doc) in documents.iter().enumerate() {
         if i > 0 {
             text.push_str("---\n");
         }

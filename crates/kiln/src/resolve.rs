@@ -128,10 +128,16 @@ pub struct Source {
 /// Computes the derived facts of a merged workload.
 pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: EnvState) -> Derived {
     let declared = workload.replicas.unwrap_or(1);
-    let replicas = if state == EnvState::Closed { 0 } else { declared };
+    let replicas = if state == EnvState::Closed {
+        0
+    } else {
+        declared
+    };
     let image = workload.image.as_deref().unwrap_or_default();
     let image = match registry {
-        Some(registry) if !image.contains('/') => format!("{}/{image}", registry.trim_end_matches('/')),
+        Some(registry) if !image.contains('/') => {
+            format!("{}/{image}", registry.trim_end_matches('/'))
+        }
         _ => image.to_owned(),
     };
     let tag = workload.tag.as_deref().unwrap_or_default();
@@ -140,7 +146,10 @@ pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: Env
         replicas,
         multi_replica: replicas >= 2,
         pdb: (replicas >= 2).then_some(Pdb { min_available: 1 }),
-        secret: workload.secret.clone().unwrap_or_else(|| format!("{app}-secrets")),
+        secret: workload
+            .secret
+            .clone()
+            .unwrap_or_else(|| format!("{app}-secrets")),
     }
 }
 
@@ -233,7 +242,9 @@ fn check_output(output: &str) -> std::result::Result<(), String> {
     let path = Path::new(output);
     if output.is_empty()
         || path.is_absolute()
-        || path.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+        || path
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
     {
         return Err(format!(
             "`{output}` must be a relative path inside the platform directory (no `..`)"
@@ -244,7 +255,10 @@ fn check_output(output: &str) -> std::result::Result<(), String> {
 
 fn unknown_kind(kind: &str, kinds: &BTreeMap<String, String>) -> String {
     let known: Vec<&str> = kinds.keys().map(String::as_str).collect();
-    format!("unknown component kind `{kind}`; kiln.yaml declares: {}", known.join(", "))
+    format!(
+        "unknown component kind `{kind}`; kiln.yaml declares: {}",
+        known.join(", ")
+    )
 }
 
 fn resolve_env(
@@ -254,11 +268,17 @@ fn resolve_env(
     has_set: &dyn Fn(&str) -> bool,
 ) -> Result<Environment> {
     let path = &source.path;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     let name = stem.to_owned();
     check_dns_label(&name).map_err(|e| {
-        Error::new(ErrorKind::Model, format!("environment name (the file name): {e}"))
-            .at(Location::file(path))
+        Error::new(
+            ErrorKind::Model,
+            format!("environment name (the file name): {e}"),
+        )
+        .at(Location::file(path))
     })?;
     let node = yaml::parse_document(&source.text, path)?;
     let file: EnvFile = typed(&node, path, "")?;
@@ -269,10 +289,14 @@ fn resolve_env(
     let model_err = |key: &str, msg: String| Error::new(ErrorKind::Model, msg).at(at(key));
 
     check_rel_dir(&file.dir).map_err(|e| model_err("dir", e))?;
-    check_dns_label(&file.namespace).map_err(|e| model_err("namespace", format!("namespace {e}")))?;
+    check_dns_label(&file.namespace)
+        .map_err(|e| model_err("namespace", format!("namespace {e}")))?;
     for (kind, place) in &file.place {
         if !platform.kinds.contains_key(kind) {
-            return Err(model_err(&format!("place.{kind}"), unknown_kind(kind, &platform.kinds)));
+            return Err(model_err(
+                &format!("place.{kind}"),
+                unknown_kind(kind, &platform.kinds),
+            ));
         }
         let probe = place.dir.replace("{app}", "app");
         check_rel_dir(&probe).map_err(|e| model_err(&format!("place.{kind}.dir"), e))?;
@@ -290,7 +314,12 @@ fn resolve_env(
 
     let mut bundles = Vec::new();
     for (i, bundle) in file.bundles.iter().enumerate() {
-        let Bundle { templates, dir, namespace, values } = bundle;
+        let Bundle {
+            templates,
+            dir,
+            namespace,
+            values,
+        } = bundle;
         let key = format!("bundles.{i}");
         check_dns_label(templates).map_err(|e| model_err(&format!("{key}.templates"), e))?;
         if !has_set(templates) {
@@ -318,18 +347,31 @@ fn resolve_env(
             let known: Vec<&str> = platform.apps.keys().map(String::as_str).collect();
             return Err(model_err(
                 &app_key,
-                format!("`{app}` is not in the kiln.yaml catalogue (apps: {})", known.join(", ")),
+                format!(
+                    "`{app}` is not in the kiln.yaml catalogue (apps: {})",
+                    known.join(", ")
+                ),
             ));
         };
         let deploy = match entry.get("deploy") {
             None => true,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(model_err(&format!("{app_key}.deploy"), "expected true or false".into())),
+            Some(_) => {
+                return Err(model_err(
+                    &format!("{app_key}.deploy"),
+                    "expected true or false".into(),
+                ))
+            }
         };
         let reason = match entry.get("reason") {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(model_err(&format!("{app_key}.reason"), "expected a string".into())),
+            Some(_) => {
+                return Err(model_err(
+                    &format!("{app_key}.reason"),
+                    "expected a string".into(),
+                ))
+            }
         };
         for key in entry.keys() {
             if catalogue.kinds.contains(key) {
@@ -352,7 +394,10 @@ fn resolve_env(
                     "an app listed with `deploy: false` needs a `reason`".into(),
                 ));
             };
-            not_deployed.push(NotDeployed { app: app.clone(), reason });
+            not_deployed.push(NotDeployed {
+                app: app.clone(),
+                reason,
+            });
             continue;
         }
         for kind in &catalogue.kinds {
@@ -363,15 +408,26 @@ fn resolve_env(
                 ));
             };
             let layers = [
-                (platform_node, platform.root_rel_platform(), format!("kinds.{kind}.defaults")),
-                (platform_node, platform.root_rel_platform(), format!("apps.{app}.components.{kind}")),
+                (
+                    platform_node,
+                    platform.root_rel_platform(),
+                    format!("kinds.{kind}.defaults"),
+                ),
+                (
+                    platform_node,
+                    platform.root_rel_platform(),
+                    format!("apps.{app}.components.{kind}"),
+                ),
                 (&node, path.clone(), format!("defaults.{kind}")),
                 (&node, path.clone(), format!("{app_key}.{kind}")),
             ];
             let (merged, provenance) = merge_layers(&layers);
-            let workload: Workload = serde_json::from_value(merged).map_err(|e| {
+            let mut workload: Workload = serde_json::from_value(merged).map_err(|e| {
                 Error::new(ErrorKind::Model, format!("{app_key}.{kind}: {e}")).at(at(&app_key))
             })?;
+            if let Some(health) = workload.health.as_mut() {
+                health.port = health.port.or(workload.port);
+            }
             let component_key = format!("{app_key}.{kind}");
             for required in ["image", "tag"] {
                 let missing = match required {
@@ -389,7 +445,10 @@ fn resolve_env(
                 }
             }
             let derived = derive(app, &workload, platform.registry.as_deref(), file.state);
-            let namespace = place.namespace.clone().unwrap_or_else(|| file.namespace.clone());
+            let namespace = place
+                .namespace
+                .clone()
+                .unwrap_or_else(|| file.namespace.clone());
             components.push(Component {
                 app: app.clone(),
                 kind: kind.clone(),
@@ -437,7 +496,9 @@ fn merge_layers(layers: &[(&Node, PathBuf, String)]) -> (Value, BTreeMap<String,
     let mut merged = Value::Object(Default::default());
     let mut provenance = BTreeMap::new();
     for (root, file, key) in layers {
-        let Some(node) = find(root, key) else { continue };
+        let Some(node) = find(root, key) else {
+            continue;
+        };
         deep_merge(&mut merged, &node.to_json());
         record(node, file, key, "", &mut provenance);
     }
@@ -445,7 +506,8 @@ fn merge_layers(layers: &[(&Node, PathBuf, String)]) -> (Value, BTreeMap<String,
 }
 
 fn find<'a>(root: &'a Node, key: &str) -> Option<&'a Node> {
-    key.split('.').try_fold(root, |node, segment| node.get(segment))
+    key.split('.')
+        .try_fold(root, |node, segment| node.get(segment))
 }
 
 fn deep_merge(base: &mut Value, layer: &Value) {
@@ -453,7 +515,9 @@ fn deep_merge(base: &mut Value, layer: &Value) {
         (Value::Object(base), Value::Object(layer)) => {
             for (k, v) in layer {
                 match base.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => deep_merge(existing, v),
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        deep_merge(existing, v)
+                    }
                     _ => {
                         base.insert(k.clone(), v.clone());
                     }
@@ -468,7 +532,11 @@ fn record(node: &Node, file: &Path, key: &str, path: &str, out: &mut BTreeMap<St
     match node.as_map() {
         Some(entries) if !entries.is_empty() => {
             for (k, v) in entries {
-                let child = if path.is_empty() { k.name.clone() } else { format!("{path}.{}", k.name) };
+                let child = if path.is_empty() {
+                    k.name.clone()
+                } else {
+                    format!("{path}.{}", k.name)
+                };
                 record(v, file, &format!("{key}.{}", k.name), &child, out);
             }
         }
@@ -478,7 +546,14 @@ fn record(node: &Node, file: &Path, key: &str, path: &str, out: &mut BTreeMap<St
             }
             let prefix = format!("{path}.");
             out.retain(|p, _| !p.starts_with(&prefix));
-            out.insert(path.to_owned(), Source { file: file.to_path_buf(), key: key.to_owned(), line: node.line });
+            out.insert(
+                path.to_owned(),
+                Source {
+                    file: file.to_path_buf(),
+                    key: key.to_owned(),
+                    line: node.line,
+                },
+            );
         }
     }
 }
@@ -486,16 +561,29 @@ fn record(node: &Node, file: &Path, key: &str, path: &str, out: &mut BTreeMap<St
 /// Deserializes the node at `key` (a dotted path; empty for the whole document) into `T`,
 /// reporting errors at the offending key's line.
 pub fn typed<T: DeserializeOwned>(root: &Node, file: &Path, key: &str) -> Result<T> {
-    let node = if key.is_empty() { Some(root) } else { find(root, key) };
+    let node = if key.is_empty() {
+        Some(root)
+    } else {
+        find(root, key)
+    };
     let value = node.map(Node::to_json).unwrap_or(Value::Null);
-    let value = if value.is_null() { Value::Object(Default::default()) } else { value };
+    let value = if value.is_null() {
+        Value::Object(Default::default())
+    } else {
+        value
+    };
     serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.inner().to_string();
         let mut path = e.path().to_string();
         if path == "." {
             path.clear();
         }
-        let full = [key, path.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(".");
+        let full = [key, path.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(".");
         let (line, column) = root.position_of(&full);
         Error::new(ErrorKind::Model, inner).at(Location::at(file, line, column).with_key(full))
     })
@@ -506,17 +594,37 @@ mod tests {
     use super::*;
 
     fn workload(replicas: Option<u32>) -> Workload {
-        Workload { image: Some("web".into()), tag: Some("abc1234".into()), replicas, ..Workload::default() }
+        Workload {
+            image: Some("web".into()),
+            tag: Some("abc1234".into()),
+            replicas,
+            ..Workload::default()
+        }
     }
 
     #[test]
     fn pdb_and_anti_affinity_only_with_two_replicas_or_more() {
-        let cases = [(None, 1, false), (Some(0), 0, false), (Some(1), 1, false), (Some(2), 2, true), (Some(3), 3, true)];
+        let cases = [
+            (None, 1, false),
+            (Some(0), 0, false),
+            (Some(1), 1, false),
+            (Some(2), 2, true),
+            (Some(3), 3, true),
+        ];
         for (declared, replicas, multi) in cases {
-            let d = derive("web", &workload(declared), Some("reg.example/x"), EnvState::Open);
+            let d = derive(
+                "web",
+                &workload(declared),
+                Some("reg.example/x"),
+                EnvState::Open,
+            );
             assert_eq!(d.replicas, replicas);
             assert_eq!(d.multi_replica, multi, "{declared:?}");
-            assert_eq!(d.pdb, multi.then_some(Pdb { min_available: 1 }), "{declared:?}");
+            assert_eq!(
+                d.pdb,
+                multi.then_some(Pdb { min_available: 1 }),
+                "{declared:?}"
+            );
         }
     }
 
@@ -528,11 +636,19 @@ mod tests {
 
     #[test]
     fn image_ref_joins_registry_unless_image_has_a_slash() {
-        let d = derive("web", &workload(None), Some("reg.example/hn/"), EnvState::Open);
+        let d = derive(
+            "web",
+            &workload(None),
+            Some("reg.example/hn/"),
+            EnvState::Open,
+        );
         assert_eq!(d.image_ref, "reg.example/hn/web:abc1234");
         let mut w = workload(None);
         w.image = Some("ghcr.io/get-convex/convex-backend".into());
-        assert_eq!(derive("web", &w, Some("reg"), EnvState::Open).image_ref, "ghcr.io/get-convex/convex-backend:abc1234");
+        assert_eq!(
+            derive("web", &w, Some("reg"), EnvState::Open).image_ref,
+            "ghcr.io/get-convex/convex-backend:abc1234"
+        );
         assert_eq!(d.secret, "web-secrets");
     }
 
@@ -549,27 +665,56 @@ mod tests {
             Path::new("env.yaml"),
         )
         .unwrap();
-        let layers = [(&low, PathBuf::from("kiln.yaml"), "a".to_owned()), (&high, PathBuf::from("env.yaml"), "b".to_owned())];
+        let layers = [
+            (&low, PathBuf::from("kiln.yaml"), "a".to_owned()),
+            (&high, PathBuf::from("env.yaml"), "b".to_owned()),
+        ];
         let (merged, provenance) = merge_layers(&layers);
         assert_eq!(
             merged,
             serde_json::json!({"hosts": ["y.example", "z.example"], "health": {"path": "/h", "liveness": {"period": 10, "initial_delay": 15}}})
         );
-        let src = |p: &str| provenance.get(p).map(|s| (s.file.to_str().unwrap().to_owned(), s.key.clone(), s.line));
+        let src = |p: &str| {
+            provenance
+                .get(p)
+                .map(|s| (s.file.to_str().unwrap().to_owned(), s.key.clone(), s.line))
+        };
         assert_eq!(src("hosts"), Some(("env.yaml".into(), "b.hosts".into(), 2)));
-        assert_eq!(src("health.liveness.period"), Some(("env.yaml".into(), "b.health.liveness.period".into(), 3)));
-        assert_eq!(src("health.liveness.initial_delay"), Some(("kiln.yaml".into(), "a.health.liveness.initial_delay".into(), 3)));
-        assert_eq!(src("health.path"), Some(("kiln.yaml".into(), "a.health.path".into(), 3)));
+        assert_eq!(
+            src("health.liveness.period"),
+            Some(("env.yaml".into(), "b.health.liveness.period".into(), 3))
+        );
+        assert_eq!(
+            src("health.liveness.initial_delay"),
+            Some((
+                "kiln.yaml".into(),
+                "a.health.liveness.initial_delay".into(),
+                3
+            ))
+        );
+        assert_eq!(
+            src("health.path"),
+            Some(("kiln.yaml".into(), "a.health.path".into(), 3))
+        );
     }
 
     #[test]
     fn typed_errors_name_file_line_and_key() {
         let file = Path::new("environments/prod.yaml");
-        let node = yaml::parse_document("apps:\n  web:\n    web:\n      replicas: two\n      imagee: x\n", file).unwrap();
-        let err = typed::<Workload>(&node, file, "apps.web.web").unwrap_err().to_string();
+        let node = yaml::parse_document(
+            "apps:\n  web:\n    web:\n      replicas: two\n      imagee: x\n",
+            file,
+        )
+        .unwrap();
+        let err = typed::<Workload>(&node, file, "apps.web.web")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("environments/prod.yaml:4:7 (key `apps.web.web.replicas`): invalid type: string \"two\""), "{err}");
-        let node = yaml::parse_document("apps:\n  web:\n    web:\n      imagee: x\n", file).unwrap();
-        let err = typed::<Workload>(&node, file, "apps.web.web").unwrap_err().to_string();
+        let node =
+            yaml::parse_document("apps:\n  web:\n    web:\n      imagee: x\n", file).unwrap();
+        let err = typed::<Workload>(&node, file, "apps.web.web")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("environments/prod.yaml:4:7 (key `apps.web.web.imagee`): unknown field `imagee`, expected one of"), "{err}");
     }
 }

@@ -56,15 +56,25 @@ pub fn read_tree(root: &Path) -> Result<DiskTree> {
             .at(Location::file(root)))
         }
         Ok(meta) if !meta.is_dir() => {
-            return Err(Error::new(ErrorKind::Unsafe, "the output root is not a directory")
-                .at(Location::file(root)))
+            return Err(
+                Error::new(ErrorKind::Unsafe, "the output root is not a directory")
+                    .at(Location::file(root)),
+            )
         }
         Ok(_) => {}
     }
-    for entry in walkdir::WalkDir::new(root).follow_links(false).min_depth(1).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .min_depth(1)
+        .sort_by_file_name()
+    {
         let entry = entry.map_err(|e| {
-            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
-            Error::new(ErrorKind::Io, format!("cannot read the output tree: {e}")).at(Location::file(path))
+            let path = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf());
+            Error::new(ErrorKind::Io, format!("cannot read the output tree: {e}"))
+                .at(Location::file(path))
         })?;
         let rel = relative(root, entry.path());
         let kind = entry.file_type();
@@ -98,8 +108,13 @@ pub fn read_tree(root: &Path) -> Result<DiskTree> {
 }
 
 fn relative(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).expect("walkdir stays under its root");
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    let rel = path
+        .strip_prefix(root)
+        .expect("walkdir stays under its root");
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn read_if_generated(path: &Path) -> Result<Option<String>> {
@@ -107,7 +122,10 @@ fn read_if_generated(path: &Path) -> Result<Option<String>> {
     let mut head = [0u8; GENERATED_MARKER.len()];
     let mut got = 0;
     while got < head.len() {
-        match file.read(&mut head[got..]).map_err(|e| Error::io("read", path, e))? {
+        match file
+            .read(&mut head[got..])
+            .map_err(|e| Error::io("read", path, e))?
+        {
             0 => break,
             n => got += n,
         }
@@ -116,7 +134,8 @@ fn read_if_generated(path: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     let mut rest = Vec::new();
-    file.read_to_end(&mut rest).map_err(|e| Error::io("read", path, e))?;
+    file.read_to_end(&mut rest)
+        .map_err(|e| Error::io("read", path, e))?;
     let mut bytes = head.to_vec();
     bytes.extend(rest);
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
@@ -131,10 +150,15 @@ pub struct WriteOptions {
 
 /// Writes `rendered` to `root` atomically.
 pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> Result<WriteReport> {
-    let parent = root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = root
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = root
         .file_name()
-        .ok_or_else(|| Error::new(ErrorKind::Unsafe, "the output root has no name").at(Location::file(root)))?
+        .ok_or_else(|| {
+            Error::new(ErrorKind::Unsafe, "the output root has no name").at(Location::file(root))
+        })?
         .to_string_lossy()
         .into_owned();
     fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
@@ -176,14 +200,20 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
             .at(Location::file(root.join(path))));
         }
         if disk.dirs.contains(*path) {
-            return Err(Error::new(ErrorKind::Unsafe, "kiln would write a file where a directory is")
-                .at(Location::file(root.join(path))));
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                "kiln would write a file where a directory is",
+            )
+            .at(Location::file(root.join(path))));
         }
         let mut dir = *path;
         while let Some((d, _)) = dir.rsplit_once('/') {
             if disk.foreign.contains(d) {
-                return Err(Error::new(ErrorKind::Unsafe, "kiln needs a directory where this file is")
-                    .at(Location::file(root.join(d))));
+                return Err(Error::new(
+                    ErrorKind::Unsafe,
+                    "kiln needs a directory where this file is",
+                )
+                .at(Location::file(root.join(d))));
             }
             dir = d;
         }
@@ -197,7 +227,12 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
             Some(_) => report.unchanged += 1,
         }
     }
-    report.removed = disk.generated.keys().filter(|p| !next.contains_key(p.as_str())).cloned().collect();
+    report.removed = disk
+        .generated
+        .keys()
+        .filter(|p| !next.contains_key(p.as_str()))
+        .cloned()
+        .collect();
     if report.is_noop() && root.exists() {
         return Ok(report);
     }
@@ -221,7 +256,8 @@ fn build_and_swap(
     let _ = fs::remove_dir_all(staging);
     fs::create_dir(staging).map_err(|e| Error::io("create", staging, e))?;
     for dir in &disk.dirs {
-        fs::create_dir_all(staging.join(dir)).map_err(|e| Error::io("create", &staging.join(dir), e))?;
+        fs::create_dir_all(staging.join(dir))
+            .map_err(|e| Error::io("create", &staging.join(dir), e))?;
     }
     for path in &disk.foreign {
         let to = staging.join(path);
@@ -233,7 +269,8 @@ fn build_and_swap(
             fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         }
         let mut file = fs::File::create(&to).map_err(|e| Error::io("write", &to, e))?;
-        file.write_all(text.as_bytes()).map_err(|e| Error::io("write", &to, e))?;
+        file.write_all(text.as_bytes())
+            .map_err(|e| Error::io("write", &to, e))?;
     }
     remove_empty_generated_dirs(staging, disk, next);
     let dir = fs::File::open(staging).map_err(|e| Error::io("open", staging, e))?;
@@ -271,7 +308,8 @@ fn build_and_swap(
 fn remove_empty_generated_dirs(staging: &Path, disk: &DiskTree, next: &BTreeMap<&str, &str>) {
     for dir in disk.dirs.iter().rev() {
         let prefix = format!("{dir}/");
-        let used = next.keys().any(|p| p.starts_with(&prefix)) || disk.foreign.iter().any(|p| p.starts_with(&prefix));
+        let used = next.keys().any(|p| p.starts_with(&prefix))
+            || disk.foreign.iter().any(|p| p.starts_with(&prefix));
         let had_generated = disk.generated.keys().any(|p| p.starts_with(&prefix));
         if !used && had_generated {
             let _ = fs::remove_dir(staging.join(dir));
@@ -330,7 +368,9 @@ pub fn check_tree(root: &Path, rendered: &Rendered) -> Result<Vec<Drift>> {
     let mut drift = Vec::new();
     for (path, file) in &rendered.files {
         match disk.generated.get(path) {
-            None if disk.foreign.contains(path) => drift.push(Drift::Foreign { path: path.clone() }),
+            None if disk.foreign.contains(path) => {
+                drift.push(Drift::Foreign { path: path.clone() })
+            }
             None => drift.push(Drift::Missing { path: path.clone() }),
             Some(text) if *text != file.text => {
                 let diff = similar::TextDiff::from_lines(text.as_str(), file.text.as_str())
@@ -338,7 +378,10 @@ pub fn check_tree(root: &Path, rendered: &Rendered) -> Result<Vec<Drift>> {
                     .context_radius(3)
                     .header(&format!("{path} (on disk)"), &format!("{path} (rendered)"))
                     .to_string();
-                drift.push(Drift::Changed { path: path.clone(), diff });
+                drift.push(Drift::Changed {
+                    path: path.clone(),
+                    diff,
+                });
             }
             Some(_) => {}
         }
@@ -354,7 +397,10 @@ pub fn check_tree(root: &Path, rendered: &Rendered) -> Result<Vec<Drift>> {
 
 fn drift_path(d: &Drift) -> &str {
     match d {
-        Drift::Missing { path } | Drift::Stale { path } | Drift::Changed { path, .. } | Drift::Foreign { path } => path,
+        Drift::Missing { path }
+        | Drift::Stale { path }
+        | Drift::Changed { path, .. }
+        | Drift::Foreign { path } => path,
     }
 }
 
@@ -365,9 +411,17 @@ pub fn format_drift(output: &str, drift: &[Drift], color: bool) -> String {
     let mut out = String::new();
     for d in drift {
         let _ = match d {
-            Drift::Missing { path } => writeln!(out, "missing: {output}/{path} (rendered, not on disk)"),
-            Drift::Stale { path } => writeln!(out, "stale:   {output}/{path} (generated, no longer rendered)"),
-            Drift::Foreign { path } => writeln!(out, "blocked: {output}/{path} (a file kiln did not generate takes a rendered path)"),
+            Drift::Missing { path } => {
+                writeln!(out, "missing: {output}/{path} (rendered, not on disk)")
+            }
+            Drift::Stale { path } => writeln!(
+                out,
+                "stale:   {output}/{path} (generated, no longer rendered)"
+            ),
+            Drift::Foreign { path } => writeln!(
+                out,
+                "blocked: {output}/{path} (a file kiln did not generate takes a rendered path)"
+            ),
             Drift::Changed { path, diff } => {
                 let _ = writeln!(out, "changed: {output}/{path}");
                 for line in diff.lines() {

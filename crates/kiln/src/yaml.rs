@@ -123,20 +123,27 @@ impl Node {
 /// A leading byte order mark and CRLF line endings are accepted.
 pub fn parse_documents(src: &str, file: &Path) -> Result<Vec<Node>> {
     let src = normalize_newlines(src);
-    let mut builder = Builder { file, events: Parser::new_from_str(&src), docs: Vec::new() };
+    let mut builder = Builder {
+        file,
+        events: Parser::new_from_str(&src),
+        documents: Vec::new(),
+    };
     builder.stream()?;
-    Ok(builder.docs)
+    Ok(builder.documents)
 }
 
 /// Parses a file that must hold exactly one document.
 pub fn parse_document(src: &str, file: &Path) -> Result<Node> {
-    let mut docs = parse_documents(src, file)?;
-    match docs.len() {
-        1 => Ok(docs.pop().unwrap()),
-        0 => Err(Error::new(ErrorKind::Yaml, "the file is empty; expected one YAML document")
-            .at(Location::file(file))),
+    let mut documents = parse_documents(src, file)?;
+    match documents.len() {
+        1 => Ok(documents.pop().unwrap()),
+        0 => Err(Error::new(
+            ErrorKind::Yaml,
+            "the file is empty; expected one YAML document",
+        )
+        .at(Location::file(file))),
         n => {
-            let second = &docs[1];
+            let second = &documents[1];
             Err(Error::new(
                 ErrorKind::Yaml,
                 format!("expected one YAML document, found {n}; remove the `---` separators"),
@@ -159,7 +166,7 @@ pub fn normalize_newlines(src: &str) -> Cow<'_, str> {
 struct Builder<'a, 'src> {
     file: &'a Path,
     events: Parser<'src, saphyr_parser::StrInput<'src>>,
-    docs: Vec<Node>,
+    documents: Vec<Node>,
 }
 
 impl<'src> Builder<'_, 'src> {
@@ -176,8 +183,10 @@ impl<'src> Builder<'_, 'src> {
             Some(Ok(event)) => Ok(event),
             Some(Err(e)) => {
                 let m = e.marker();
-                Err(Error::new(ErrorKind::Yaml, format!("invalid YAML: {}", e.info()))
-                    .at(Location::at(self.file, m.line(), m.col() + 1)))
+                Err(
+                    Error::new(ErrorKind::Yaml, format!("invalid YAML: {}", e.info()))
+                        .at(Location::at(self.file, m.line(), m.col() + 1)),
+                )
             }
             None => Err(Error::new(ErrorKind::Yaml, "unexpected end of YAML stream")
                 .at(Location::file(self.file))),
@@ -199,7 +208,7 @@ impl<'src> Builder<'_, 'src> {
                     // An empty document (`---` then nothing) reads as null; skip it so that a
                     // template separator at the end of a stream is harmless.
                     if node.value != NodeValue::Null {
-                        self.docs.push(node);
+                        self.documents.push(node);
                     }
                 }
                 other => return Err(self.err(span, format!("unexpected YAML event {other:?}"))),
@@ -250,8 +259,11 @@ impl<'src> Builder<'_, 'src> {
                         }
                         _ => return Err(self.err(kspan, "mapping keys must be plain scalars")),
                     };
-                    let key =
-                        Key { name, line: kspan.start.line(), column: kspan.start.col() + 1 };
+                    let key = Key {
+                        name,
+                        line: kspan.start.line(),
+                        column: kspan.start.col() + 1,
+                    };
                     if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == key.name) {
                         return Err(self.err(
                             kspan,
@@ -269,7 +281,11 @@ impl<'src> Builder<'_, 'src> {
             }
             other => return Err(self.err(span, format!("unexpected YAML event {other:?}"))),
         };
-        Ok(Node { value, line, column })
+        Ok(Node {
+            value,
+            line,
+            column,
+        })
     }
 
     fn key_name(&self, text: &str, style: ScalarStyle, span: Span) -> Result<String> {
@@ -339,7 +355,10 @@ pub fn read_yaml12(s: &str) -> Reading {
             return Reading::Int;
         }
     }
-    let digits = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(b);
+    let digits = b
+        .strip_prefix(b"-")
+        .or_else(|| b.strip_prefix(b"+"))
+        .unwrap_or(b);
     if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
         return Reading::Int;
     }
@@ -360,7 +379,10 @@ pub fn read_yaml12(s: &str) -> Reading {
     let exponent_ok = match exponent {
         None => true,
         Some(e) => {
-            let e = e.strip_prefix(b"-").or_else(|| e.strip_prefix(b"+")).unwrap_or(e);
+            let e = e
+                .strip_prefix(b"-")
+                .or_else(|| e.strip_prefix(b"+"))
+                .unwrap_or(e);
             !e.is_empty() && e.iter().all(u8::is_ascii_digit)
         }
     };
@@ -384,7 +406,10 @@ pub fn read_yaml11(s: &str) -> Reading {
         _ => {}
     }
     let b = s.as_bytes();
-    let unsigned = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(b);
+    let unsigned = b
+        .strip_prefix(b"-")
+        .or_else(|| b.strip_prefix(b"+"))
+        .unwrap_or(b);
     let is = |bytes: &[u8], f: fn(&u8) -> bool| !bytes.is_empty() && bytes.iter().all(f);
     // Integers: binary, octal (leading 0), decimal, hex, sexagesimal; `_` allowed as separator.
     if let Some(rest) = unsigned.strip_prefix(b"0b") {
@@ -403,7 +428,9 @@ pub fn read_yaml11(s: &str) -> Reading {
     if let Some(first_colon) = unsigned.iter().position(|&c| c == b':') {
         let head = &unsigned[..first_colon];
         let (body, frac) = match unsigned.iter().position(|&c| c == b'.') {
-            Some(dot) if dot > first_colon => (&unsigned[first_colon..dot], Some(&unsigned[dot + 1..])),
+            Some(dot) if dot > first_colon => {
+                (&unsigned[first_colon..dot], Some(&unsigned[dot + 1..]))
+            }
             Some(_) => (&b""[..], None),
             None => (&unsigned[first_colon..], None),
         };
@@ -428,7 +455,8 @@ pub fn read_yaml11(s: &str) -> Reading {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
         };
-        let int_ok = int.is_empty() || (int[0].is_ascii_digit() && int.iter().all(|c| c.is_ascii_digit() || *c == b'_'));
+        let int_ok = int.is_empty()
+            || (int[0].is_ascii_digit() && int.iter().all(|c| c.is_ascii_digit() || *c == b'_'));
         let frac_ok = frac.iter().all(|c| c.is_ascii_digit() || *c == b'_');
         let exp_ok = match exp {
             None => true,
@@ -446,7 +474,8 @@ pub fn read_yaml11(s: &str) -> Reading {
 
 fn is_yaml11_timestamp(b: &[u8]) -> bool {
     // YYYY-M?M-D?D, optionally followed by a time; a prefix check is enough to decide quoting.
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     if b.len() < 8 || !digits(0..4) || b[4] != b'-' {
         return false;
     }
@@ -501,10 +530,18 @@ fn canonical_number(text: &str) -> std::result::Result<Number, String> {
         )
     };
     if let Ok(i) = text.parse::<i64>() {
-        return if i.to_string() == text { Ok(i.into()) } else { Err(hint(&i.to_string())) };
+        return if i.to_string() == text {
+            Ok(i.into())
+        } else {
+            Err(hint(&i.to_string()))
+        };
     }
     if let Ok(u) = text.parse::<u64>() {
-        return if u.to_string() == text { Ok(u.into()) } else { Err(hint(&u.to_string())) };
+        return if u.to_string() == text {
+            Ok(u.into())
+        } else {
+            Err(hint(&u.to_string()))
+        };
     }
     match text.parse::<f64>() {
         Ok(f) if f.is_finite() => {
@@ -628,15 +665,35 @@ fn emit_string(s: &str, level: usize, out: &mut String) {
 /// True when `s` can be written as a plain scalar that every YAML reader reads back as this
 /// exact string.
 pub fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     if matches!(
         first,
-        '-' | '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\''
-            | '"' | '%' | '@' | '`' | ' '
+        '-' | '?'
+            | ':'
+            | ','
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '#'
+            | '&'
+            | '*'
+            | '!'
+            | '|'
+            | '>'
+            | '\''
+            | '"'
+            | '%'
+            | '@'
+            | '`'
+            | ' '
     ) || s.ends_with([' ', ':'])
         || s.contains(": ")
         || s.contains(" #")
-        || s.chars().any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
+        || s.chars()
+            .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
     {
         return false;
     }
@@ -647,7 +704,10 @@ fn is_literal_block_safe(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\n'])
         && !s.ends_with("\n\n")
-        && !s.chars().any(|c| (c.is_control() && c != '\n') || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}'))
+        && !s.chars().any(|c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}')
+        })
         && s.split('\n').all(|line| !line.ends_with(' '))
 }
 
@@ -691,7 +751,10 @@ mod tests {
     #[test]
     fn ambiguous_plain_scalars_are_refused_with_their_reason() {
         let cases = [
-            ("yes", "YAML 1.1 readers (Kubernetes, kubectl) read it as a boolean"),
+            (
+                "yes",
+                "YAML 1.1 readers (Kubernetes, kubectl) read it as a boolean",
+            ),
             ("on", "a boolean"),
             ("n", "a boolean"),
             ("0755", "would be read as the number 755"),
@@ -732,10 +795,16 @@ mod tests {
             ("a: !!binary aGk=\n", "YAML tags"),
             ("a: !!python/object:os.system x\n", "YAML tags"),
             ("a: {b: 1}\n<<: {c: 2}\n", "t.yaml:2:1: YAML merge keys"),
-            ("a: 1\nb: 2\na: 3\n", "t.yaml:3:1: duplicate key `a` (first defined on line 1)"),
+            (
+                "a: 1\nb: 2\na: 3\n",
+                "t.yaml:3:1: duplicate key `a` (first defined on line 1)",
+            ),
             ("a: [1, 2\n", "invalid YAML"),
             ("", "the file is empty"),
-            ("a: 1\n---\nb: 2\n", "t.yaml:3:1: expected one YAML document, found 2"),
+            (
+                "a: 1\n---\nb: 2\n",
+                "t.yaml:3:1: expected one YAML document, found 2",
+            ),
         ];
         for (src, expected) in cases {
             let err = parse(src).unwrap_err().to_string();
@@ -747,7 +816,10 @@ mod tests {
     fn deep_nesting_is_refused_not_overflowed() {
         let src = format!("{}{}", "[".repeat(100), "]".repeat(100));
         let err = parse(&src).unwrap_err().to_string();
-        assert!(err.contains("t.yaml:1:66: nesting deeper than 64 levels"), "{err}");
+        assert!(
+            err.contains("t.yaml:1:66: nesting deeper than 64 levels"),
+            "{err}"
+        );
         // Far deeper input stops in the parser's own recursion limit, still as an error.
         let src = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let err = parse(&src).unwrap_err().to_string();

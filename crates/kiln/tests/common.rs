@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// (name, directory) of every platform in the repository: the root one, then `examples/*`.
@@ -14,14 +17,18 @@ pub fn platforms() -> Vec<(String, PathBuf)> {
     let root = repo_root();
     let mut dirs = vec![root.clone()];
     if let Ok(entries) = std::fs::read_dir(root.join("examples")) {
-        let mut examples: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("kiln.yaml").is_file()).collect();
+        let mut examples: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.join("kiln.yaml").is_file())
+            .collect();
         examples.sort();
         dirs.extend(examples);
     }
     dirs.into_iter()
         .map(|dir| {
-            let platform = kiln::Platform::load(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let platform =
+                kiln::Platform::load(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             (platform.name, dir)
         })
         .collect()

@@ -18,7 +18,10 @@ impl Repo {
     fn new() -> Repo {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("repo");
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"), &root);
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"),
+            &root,
+        );
         let repo = Repo { _tmp: tmp, root };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.commit("base");
@@ -29,7 +32,14 @@ impl Repo {
         let status = Command::new("git")
             .arg("-C")
             .arg(&self.root)
-            .args(["-c", "user.name=kiln", "-c", "user.email=kiln@example.invalid", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=kiln",
+                "-c",
+                "user.email=kiln@example.invalid",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .status()
             .unwrap();
@@ -70,7 +80,11 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn affected(diff: &kiln::Diff) -> Vec<(String, Option<String>)> {
-    kiln::affected(diff).include.into_iter().map(|a| (a.environment, a.app)).collect()
+    kiln::affected(diff)
+        .include
+        .into_iter()
+        .map(|a| (a.environment, a.app))
+        .collect()
 }
 
 #[test]
@@ -89,15 +103,26 @@ fn image_tag_bump_is_one_field_and_called_out() {
     ~ Deployment mini/blog (apps/blog/deployment.yaml)
         ~ spec.template.spec.containers[name=blog].image: "reg.example.dev/mini/blog:5d6e7f8" -> "reg.example.dev/mini/blog:9a9a9a9"
     "#);
-    assert_eq!(affected(&diff), [("prod".to_owned(), Some("blog".to_owned()))]);
+    assert_eq!(
+        affected(&diff),
+        [("prod".to_owned(), Some("blog".to_owned()))]
+    );
 }
 
 #[test]
 fn added_and_removed_objects_and_apps() {
     let repo = Repo::new();
     // shop leaves preview; blog joins it; shop goes to one replica in prod (its PDB goes).
-    repo.edit("environments/preview.yaml", "  shop:\n    web: { tag: 1a2b3c4, replicas: 2 }\n", "  blog:\n    web: { tag: 5d6e7f8 }\n");
-    repo.edit("environments/prod.yaml", "web: { tag: 1a2b3c4, replicas: 2 }", "web: { tag: 1a2b3c4, replicas: 1 }");
+    repo.edit(
+        "environments/preview.yaml",
+        "  shop:\n    web: { tag: 1a2b3c4, replicas: 2 }\n",
+        "  blog:\n    web: { tag: 5d6e7f8 }\n",
+    );
+    repo.edit(
+        "environments/prod.yaml",
+        "web: { tag: 1a2b3c4, replicas: 2 }",
+        "web: { tag: 1a2b3c4, replicas: 1 }",
+    );
     repo.commit("reshuffle");
     let diff = repo.last_diff();
     insta::assert_snapshot!(kiln::to_text(&diff, false));
@@ -114,7 +139,11 @@ fn added_and_removed_objects_and_apps() {
 #[test]
 fn a_moved_object_is_no_change() {
     let repo = Repo::new();
-    repo.edit("environments/prod.yaml", "web: { dir: \"apps/{app}\" }", "web: { dir: \"workloads/{app}\" }");
+    repo.edit(
+        "environments/prod.yaml",
+        "web: { dir: \"apps/{app}\" }",
+        "web: { dir: \"workloads/{app}\" }",
+    );
     repo.commit("move apps");
     let diff = repo.last_diff();
     assert!(diff.is_empty(), "{}", kiln::to_text(&diff, false));
@@ -124,19 +153,34 @@ fn a_moved_object_is_no_change() {
 #[test]
 fn a_change_without_rendered_effect_is_empty() {
     let repo = Repo::new();
-    repo.edit("kiln.yaml", "# A two-app platform", "# A small two-app platform");
+    repo.edit(
+        "kiln.yaml",
+        "# A two-app platform",
+        "# A small two-app platform",
+    );
     repo.commit("comment");
     let diff = repo.last_diff();
     assert!(diff.is_empty());
-    assert_eq!(kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT).len(), 1);
-    assert!(kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT)[0].contains("No rendered object changes."));
-    assert_eq!(serde_json::to_value(kiln::affected(&diff)).unwrap()["include"], serde_json::json!([]));
+    assert_eq!(
+        kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT).len(),
+        1
+    );
+    assert!(kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT)[0]
+        .contains("No rendered object changes."));
+    assert_eq!(
+        serde_json::to_value(kiln::affected(&diff)).unwrap()["include"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
 fn a_template_change_touches_every_app_it_renders() {
     let repo = Repo::new();
-    repo.edit("templates/web/deployment.yaml.j2", "    metadata:\n      labels:\n", "    metadata:\n      annotations:\n        team: web\n      labels:\n");
+    repo.edit(
+        "templates/web/deployment.yaml.j2",
+        "    metadata:\n      labels:\n",
+        "    metadata:\n      annotations:\n        team: web\n      labels:\n",
+    );
     repo.commit("annotate pods");
     let diff = repo.last_diff();
     assert_eq!(
@@ -147,7 +191,11 @@ fn a_template_change_touches_every_app_it_renders() {
             ("prod".to_owned(), Some("shop".to_owned())),
         ]
     );
-    let fields: Vec<&str> = diff.environments[1].objects[0].fields.iter().map(|f| f.path.as_str()).collect();
+    let fields: Vec<&str> = diff.environments[1].objects[0]
+        .fields
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
     assert_eq!(fields, ["spec.template.metadata.annotations.team"]);
 }
 
@@ -169,8 +217,16 @@ fn markdown_splits_at_the_limit_between_objects() {
         assert!(part.len() <= limit, "part {i} has {} chars", part.len());
         assert!(part.starts_with(&format!("<sub>part {} of {}</sub>", i + 1, parts.len())));
         // No object block is cut: every ```diff fence is closed in the same part.
-        assert_eq!(part.matches("```diff").count(), part.matches("\n```\n").count(), "{part}");
-        assert_eq!(part.matches("<details>").count(), part.matches("</details>").count(), "{part}");
+        assert_eq!(
+            part.matches("```diff").count(),
+            part.matches("\n```\n").count(),
+            "{part}"
+        );
+        assert_eq!(
+            part.matches("<details>").count(),
+            part.matches("</details>").count(),
+            "{part}"
+        );
     }
 }
 
@@ -190,9 +246,18 @@ fn reading_a_revision_leaves_the_working_tree_alone() {
     let before = fs::read_to_string(repo.root.join("environments/prod.yaml")).unwrap();
     let base = kiln::render_at(&repo.root, "HEAD").unwrap();
     let head = kiln::render(&kiln::Platform::load(&repo.root).unwrap()).unwrap();
-    assert_eq!(kiln::diff("HEAD", &base, "working tree", &head).environments[1].changed, 1);
-    assert_eq!(fs::read_to_string(repo.root.join("environments/prod.yaml")).unwrap(), before);
+    assert_eq!(
+        kiln::diff("HEAD", &base, "working tree", &head).environments[1].changed,
+        1
+    );
+    assert_eq!(
+        fs::read_to_string(repo.root.join("environments/prod.yaml")).unwrap(),
+        before
+    );
     assert!(!repo.root.join("k8s").exists());
     let err = kiln::render_at(&repo.root, "no-such-rev").unwrap_err();
-    assert!(err.to_string().contains("`no-such-rev` is not a commit"), "{err}");
+    assert!(
+        err.to_string().contains("`no-such-rev` is not a commit"),
+        "{err}"
+    );
 }

@@ -17,7 +17,12 @@ fn kubectl() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("KILN_KUBECTL") {
         return Some(PathBuf::from(path));
     }
-    if Command::new("kubectl").arg("version").arg("--client").output().is_ok_and(|o| o.status.success()) {
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         return Some(PathBuf::from("kubectl"));
     }
     let cache = std::env::var_os("XDG_CACHE_HOME")
@@ -31,20 +36,37 @@ type Key = (String, String, String, String);
 
 fn key(o: &Value) -> Key {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (s(&o["apiVersion"]), s(&o["kind"]), s(&o["metadata"]["namespace"]), s(&o["metadata"]["name"]))
+    (
+        s(&o["apiVersion"]),
+        s(&o["kind"]),
+        s(&o["metadata"]["namespace"]),
+        s(&o["metadata"]["name"]),
+    )
 }
 
 /// The objects kustomize should emit for `dir`: its files' objects and, recursively, those of
 /// the directories its kustomization lists.
 fn expected(rendered: &kiln::Rendered, dir: &str, out: &mut BTreeMap<Key, Value>) {
-    let kpath = if dir == "." { "kustomization.yaml".to_owned() } else { format!("{dir}/kustomization.yaml") };
+    let kpath = if dir == "." {
+        "kustomization.yaml".to_owned()
+    } else {
+        format!("{dir}/kustomization.yaml")
+    };
     let kfile = &rendered.files[&kpath];
     for resource in &kfile.resources {
-        let path = if dir == "." { resource.clone() } else { format!("{dir}/{resource}") };
+        let path = if dir == "." {
+            resource.clone()
+        } else {
+            format!("{dir}/{resource}")
+        };
         match rendered.files.get(&path) {
             Some(file) => {
                 for o in &file.objects {
-                    assert!(out.insert(key(o), o.clone()).is_none(), "{path}: duplicate object {:?}", key(o));
+                    assert!(
+                        out.insert(key(o), o.clone()).is_none(),
+                        "{path}: duplicate object {:?}",
+                        key(o)
+                    );
                 }
             }
             None => expected(rendered, &path, out),
@@ -72,27 +94,44 @@ fn kustomize_builds_every_directory_into_exactly_the_rendered_objects() {
             .files
             .keys()
             .filter_map(|p| p.strip_suffix("kustomization.yaml"))
-            .map(|d| if d.is_empty() { ".".to_owned() } else { d.trim_end_matches('/').to_owned() })
+            .map(|d| {
+                if d.is_empty() {
+                    ".".to_owned()
+                } else {
+                    d.trim_end_matches('/').to_owned()
+                }
+            })
             .collect();
         for d in dirs {
-            let output = Command::new(&kubectl).arg("kustomize").arg(out.join(&d)).output().unwrap();
+            let output = Command::new(&kubectl)
+                .arg("kustomize")
+                .arg(out.join(&d))
+                .output()
+                .unwrap();
             assert!(
                 output.status.success(),
                 "{name}: kubectl kustomize {d} failed:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
             let text = String::from_utf8(output.stdout).unwrap();
-            let docs = kiln::yaml::parse_documents(&text, Path::new("kustomize output")).unwrap();
+            let documents =
+                kiln::yaml::parse_documents(&text, Path::new("kustomize output")).unwrap();
             let mut built = BTreeMap::new();
-            for doc in docs {
+            for doc in documents {
                 let o = doc.to_json();
-                assert!(built.insert(key(&o), o).is_none(), "{name}: {d}: kustomize emitted a duplicate");
+                assert!(
+                    built.insert(key(&o), o).is_none(),
+                    "{name}: {d}: kustomize emitted a duplicate"
+                );
             }
             let mut want = BTreeMap::new();
             expected(&rendered, &d, &mut want);
             let built_keys: Vec<_> = built.keys().collect();
             let want_keys: Vec<_> = want.keys().collect();
-            assert_eq!(built_keys, want_keys, "{name}: {d}: kustomize built other objects than kiln rendered");
+            assert_eq!(
+                built_keys, want_keys,
+                "{name}: {d}: kustomize built other objects than kiln rendered"
+            );
             for (k, o) in &want {
                 assert_eq!(&built[k], o, "{name}: {d}: {k:?} differs after kustomize");
             }

@@ -27,20 +27,37 @@ fn every_environment_of_every_platform() {
                 .objects
                 .iter()
                 .map(|o| {
-                    let ns = o["metadata"]["namespace"].as_str().map(|n| format!("{n}/")).unwrap_or_default();
-                    format!("{} {ns}{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap())
+                    let ns = o["metadata"]["namespace"]
+                        .as_str()
+                        .map(|n| format!("{n}/"))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {ns}{}",
+                        o["kind"].as_str().unwrap(),
+                        o["metadata"]["name"].as_str().unwrap()
+                    )
                 })
                 .collect();
-            let what = if objects.is_empty() { format!("resources: {}", file.resources.join(", ")) } else { objects.join(", ") };
+            let what = if objects.is_empty() {
+                format!("resources: {}", file.resources.join(", "))
+            } else {
+                objects.join(", ")
+            };
             writeln!(layout, "{path} [{owner}] {what}").unwrap();
         }
         let mut settings = snapshot_settings();
-        settings.set_description(format!("{name}: every rendered file, its environment and its objects"));
+        settings.set_description(format!(
+            "{name}: every rendered file, its environment and its objects"
+        ));
         settings.bind(|| insta::assert_snapshot!(format!("{name}__layout"), layout));
 
         for env in &platform.environments {
             let mut text = String::new();
-            for (path, file) in rendered.files.iter().filter(|(_, f)| f.env.as_deref() == Some(env.name.as_str())) {
+            for (path, file) in rendered
+                .files
+                .iter()
+                .filter(|(_, f)| f.env.as_deref() == Some(env.name.as_str()))
+            {
                 writeln!(text, "=== {path}").unwrap();
                 text.push_str(&file.text);
             }
@@ -80,9 +97,15 @@ fn every_file_is_marked_generated_with_lf_and_one_trailing_newline() {
     for (name, dir) in common::platforms() {
         let rendered = kiln::render(&kiln::Platform::load(&dir).unwrap()).unwrap();
         for (path, file) in &rendered.files {
-            assert!(file.text.starts_with(kiln::GENERATED_MARKER), "{name}: {path}");
+            assert!(
+                file.text.starts_with(kiln::GENERATED_MARKER),
+                "{name}: {path}"
+            );
             assert!(!file.text.contains('\r'), "{name}: {path} has CR");
-            assert!(file.text.ends_with('\n') && !file.text.ends_with("\n\n"), "{name}: {path}");
+            assert!(
+                file.text.ends_with('\n') && !file.text.ends_with("\n\n"),
+                "{name}: {path}"
+            );
         }
     }
 }
@@ -107,26 +130,44 @@ fn no_rust_code_names_a_platform_app_namespace_or_hostname() {
     }
     let crates = common::repo_root().join("crates");
     let mut hits = Vec::new();
-    for entry in walkdir::WalkDir::new(&crates).into_iter().map(Result::unwrap) {
+    for entry in walkdir::WalkDir::new(&crates)
+        .into_iter()
+        .map(Result::unwrap)
+    {
         let path = entry.path();
         if !entry.file_type().is_file() || path.components().any(|c| c.as_os_str() == "target") {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
         for (n, line) in text.lines().enumerate() {
             for name in &names {
                 let mut from = 0;
                 while let Some(i) = line[from..].find(name.as_str()) {
                     let start = from + i;
                     let end = start + name.len();
-                    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-                    if !word(line[..start].chars().next_back()) && !word(line[end..].chars().next()) {
-                        hits.push(format!("{}:{}: `{name}`", path.strip_prefix(&crates).unwrap().display(), n + 1));
+                    let word = |c: Option<char>| {
+                        c.is_some_and(|c| {
+                            c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
+                        })
+                    };
+                    if !word(line[..start].chars().next_back()) && !word(line[end..].chars().next())
+                    {
+                        hits.push(format!(
+                            "{}:{}: `{name}`",
+                            path.strip_prefix(&crates).unwrap().display(),
+                            n + 1
+                        ));
                     }
                     from = end;
                 }
             }
         }
     }
-    assert!(hits.is_empty(), "platform names in Rust code (move them into the platform's data):\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "platform names in Rust code (move them into the platform's data):\n{}",
+        hits.join("\n")
+    );
 }

@@ -11,7 +11,10 @@ use tempfile::TempDir;
 fn mini() -> (TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mini");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"), &root);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"),
+        &root,
+    );
     (tmp, root)
 }
 
@@ -41,7 +44,12 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .map(Result::unwrap)
         .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(dir).unwrap().display().to_string(), fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.path().strip_prefix(dir).unwrap().display().to_string(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -74,10 +82,20 @@ fn pruning_removes_only_generated_files() {
     fs::write(k8s.join("apps/blog/.gitkeep"), "").unwrap();
     fs::write(k8s.join("apps/notes.yaml"), "# mine\n").unwrap();
     // blog leaves production: its generated files go, the hand-written ones stay.
-    edit(&root.join("environments/prod.yaml"), "  blog:\n    web: { tag: 5d6e7f8 }\n", "");
+    edit(
+        &root.join("environments/prod.yaml"),
+        "  blog:\n    web: { tag: 5d6e7f8 }\n",
+        "",
+    );
     let report = render(&root).unwrap();
-    assert_eq!(report.removed, ["apps/blog/deployment.yaml", "apps/blog/kustomization.yaml"]);
-    assert_eq!(fs::read_to_string(k8s.join("README.md")).unwrap(), "hand-written\n");
+    assert_eq!(
+        report.removed,
+        ["apps/blog/deployment.yaml", "apps/blog/kustomization.yaml"]
+    );
+    assert_eq!(
+        fs::read_to_string(k8s.join("README.md")).unwrap(),
+        "hand-written\n"
+    );
     assert!(k8s.join("apps/blog/.gitkeep").is_file());
     assert!(k8s.join("apps/notes.yaml").is_file());
     assert!(!k8s.join("apps/blog/deployment.yaml").exists());
@@ -87,7 +105,11 @@ fn pruning_removes_only_generated_files() {
 fn an_emptied_generated_directory_disappears() {
     let (_tmp, root) = mini();
     render(&root).unwrap();
-    edit(&root.join("environments/prod.yaml"), "  blog:\n    web: { tag: 5d6e7f8 }\n", "");
+    edit(
+        &root.join("environments/prod.yaml"),
+        "  blog:\n    web: { tag: 5d6e7f8 }\n",
+        "",
+    );
     render(&root).unwrap();
     assert!(!root.join("k8s/apps/blog").exists());
 }
@@ -101,7 +123,12 @@ fn refuses_to_overwrite_a_file_it_did_not_generate() {
     let before = snapshot(&root.join("k8s"));
     let err = render(&root).unwrap_err();
     assert_eq!(err.kind(), kiln::ErrorKind::Unsafe);
-    assert!(err.to_string().contains("apps/shop/pdb.yaml: kiln would overwrite this file, which it did not generate"), "{err}");
+    assert!(
+        err.to_string().contains(
+            "apps/shop/pdb.yaml: kiln would overwrite this file, which it did not generate"
+        ),
+        "{err}"
+    );
     assert_eq!(snapshot(&root.join("k8s")), before);
 }
 
@@ -113,14 +140,22 @@ fn refuses_symlinks_in_and_as_the_output_tree() {
     fs::create_dir(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("k8s/apps/link")).unwrap();
     let err = render(&root).unwrap_err();
-    assert!(err.to_string().contains("apps/link: is a symbolic link inside the output tree"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("apps/link: is a symbolic link inside the output tree"),
+        "{err}"
+    );
     fs::remove_file(root.join("k8s/apps/link")).unwrap();
 
     fs::rename(root.join("k8s"), &outside.join("k8s")).unwrap();
     std::os::unix::fs::symlink(outside.join("k8s"), root.join("k8s")).unwrap();
     let before = snapshot(&outside.join("k8s"));
     let err = render(&root).unwrap_err();
-    assert!(err.to_string().contains("the output root is a symbolic link"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the output root is a symbolic link"),
+        "{err}"
+    );
     assert_eq!(snapshot(&outside.join("k8s")), before);
 }
 
@@ -129,7 +164,11 @@ fn a_failed_render_leaves_the_tree_as_it_was() {
     let (_tmp, root) = mini();
     render(&root).unwrap();
     let before = snapshot(&root.join("k8s"));
-    edit(&root.join("templates/web/deployment.yaml.j2"), "{{ app.port }}", "{{ app.prot }}");
+    edit(
+        &root.join("templates/web/deployment.yaml.j2"),
+        "{{ app.port }}",
+        "{{ app.prot }}",
+    );
     let err = render(&root).unwrap_err();
     assert_eq!(err.kind(), kiln::ErrorKind::Template);
     assert!(err.to_string().starts_with("templates/web/deployment.yaml.j2:31: undefined value: `app.prot` is undefined (rendering for "), "{err}");
@@ -148,7 +187,10 @@ fn a_concurrent_render_fails_fast_and_changes_nothing() {
     assert_eq!(err.kind(), kiln::ErrorKind::Locked);
     assert_eq!(snapshot(&root.join("k8s")), before);
     drop(held);
-    assert_eq!(render(&root).unwrap().changed, ["apps/blog/deployment.yaml"]);
+    assert_eq!(
+        render(&root).unwrap().changed,
+        ["apps/blog/deployment.yaml"]
+    );
 }
 
 #[test]
@@ -162,7 +204,11 @@ fn check_reports_drift_and_never_writes() {
 
     render(&root).unwrap();
     edit(&root.join("environments/prod.yaml"), "5d6e7f8", "9a9a9a9");
-    fs::write(root.join("k8s/apps/stale.yaml"), format!("{} earlier\n", kiln::GENERATED_MARKER)).unwrap();
+    fs::write(
+        root.join("k8s/apps/stale.yaml"),
+        format!("{} earlier\n", kiln::GENERATED_MARKER),
+    )
+    .unwrap();
     let before = snapshot(&root.join("k8s"));
     let platform = kiln::Platform::load(&root).unwrap();
     let rendered = kiln::render(&platform).unwrap();
@@ -189,13 +235,27 @@ fn check_reports_drift_and_never_writes() {
 fn closing_an_environment_is_one_line_and_keeps_the_layout() {
     let (_tmp, root) = mini();
     render(&root).unwrap();
-    edit(&root.join("environments/preview.yaml"), "state: open", "state: closed");
+    edit(
+        &root.join("environments/preview.yaml"),
+        "state: open",
+        "state: closed",
+    );
     let report = render(&root).unwrap();
     // Replicas drop to 0, so the anti-affinity and the PodDisruptionBudget go too.
-    assert_eq!(report.changed, ["overlays/preview/shop/deployment.yaml", "overlays/preview/shop/kustomization.yaml"]);
+    assert_eq!(
+        report.changed,
+        [
+            "overlays/preview/shop/deployment.yaml",
+            "overlays/preview/shop/kustomization.yaml"
+        ]
+    );
     assert_eq!(report.removed, ["overlays/preview/shop/pdb.yaml"]);
-    let deployment = fs::read_to_string(root.join("k8s/overlays/preview/shop/deployment.yaml")).unwrap();
-    assert!(deployment.contains("  replicas: 0\n") && !deployment.contains("affinity"), "{deployment}");
+    let deployment =
+        fs::read_to_string(root.join("k8s/overlays/preview/shop/deployment.yaml")).unwrap();
+    assert!(
+        deployment.contains("  replicas: 0\n") && !deployment.contains("affinity"),
+        "{deployment}"
+    );
 }
 
 #[test]
@@ -219,7 +279,9 @@ fn model_errors_name_file_line_and_key_and_write_nothing() {
         edit(&root.join(file), from, to);
         let err = render(&root).unwrap_err().to_string();
         if !err.starts_with(expected) {
-            failures.push(format!("{file}: {from} -> {to}\n  got: {err}\n want: {expected}"));
+            failures.push(format!(
+                "{file}: {from} -> {to}\n  got: {err}\n want: {expected}"
+            ));
         }
         assert!(!root.join("k8s").exists(), "nothing may be written");
     }
