@@ -201,7 +201,7 @@ pub fn diff(base_label: &str, base: &Rendered, head_label: &str, head: &Rendered
             objects.push(change);
         }
         // Changed first, then added, then removed; each by kind, namespace, name.
-        objects.sort_by(|a, b| a.change.cmp(&b.change));
+        objects.sort_by_key(|o| o.change);
         let count = |k| objects.iter().filter(|o| o.change == k).count();
         environments.push(EnvDiff {
             name: env.to_owned(),

@@ -77,9 +77,12 @@ impl fmt::Display for Location {
     }
 }
 
-/// The library's error.
+/// The library's error. Boxed inside, so `Result<T, Error>` stays one pointer wide.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     location: Option<Location>,
@@ -90,23 +93,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
-            kind,
-            message: message.into(),
-            location: None,
-            source: None,
-        }
+        Error(Box::new(Inner { kind, message: message.into(), location: None, source: None }))
     }
 
     pub fn at(mut self, location: Location) -> Error {
-        self.location = Some(location);
+        self.0.location = Some(location);
         self
     }
 
     /// Sets a location unless one is already known (the innermost location wins).
     pub fn or_at(mut self, location: impl FnOnce() -> Location) -> Error {
-        if self.location.is_none() {
-            self.location = Some(location());
+        if self.0.location.is_none() {
+            self.0.location = Some(location());
         }
         self
     }
@@ -115,41 +113,40 @@ impl Error {
         mut self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
     ) -> Error {
-        self.source = Some(source.into());
+        self.0.source = Some(source.into());
         self
     }
 
     pub fn io(what: impl fmt::Display, path: &Path, err: std::io::Error) -> Error {
-        Error::new(ErrorKind::Io, format!("cannot {what}: {err}"))
-            .at(Location::file(path))
-            .with_source(err)
+        Error::new(ErrorKind::Io, format!("cannot {what}: {err}")).at(Location::file(path))
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     pub fn location(&self) -> Option<&Location> {
-        self.location.as_ref()
+        self.0.location.as_ref()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
-            Some(location) => write!(f, "{location}: {}", self.message),
-            None => f.write_str(&self.message),
+        match &self.0.location {
+            Some(location) => write!(f, "{location}: {}", self.0.message),
+            None => f.write_str(&self.0.message),
         }
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
     }

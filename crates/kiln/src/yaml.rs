@@ -697,7 +697,26 @@ pub fn is_plain_safe(s: &str) -> bool {
     {
         return false;
     }
-    read_yaml12(s) == Reading::Str && read_yaml11(s) == Reading::Str
+    read_yaml12(s) == Reading::Str && read_yaml11(s) == Reading::Str && !is_yaml11_spec_float(s)
+}
+
+/// The YAML 1.1 spec's float pattern, `[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?`, which is
+/// looser than what PyYAML and go-yaml accept (it takes `0.0.0.0` and `1.2.3`). Readers are not
+/// required to be that loose, but a string matching it is quoted on output all the same.
+fn is_yaml11_spec_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let b = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(b);
+    let int_len = b.iter().take_while(|c| c.is_ascii_digit() || **c == b'_').count();
+    if int_len > 0 && !b[0].is_ascii_digit() {
+        return false;
+    }
+    let Some(rest) = b[int_len..].strip_prefix(b".") else { return false };
+    let frac_len = rest.iter().take_while(|c| c.is_ascii_digit() || **c == b'.').count();
+    match &rest[frac_len..] {
+        [] => true,
+        [b'e' | b'E', b'-' | b'+', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 fn is_literal_block_safe(s: &str) -> bool {
@@ -841,6 +860,7 @@ mod tests {
             "numbers": ["0755", "1.10", "1e3", "0x1F", ".nan", "18446744073709551617", "1:20",
                         "2001-12-14", "12"],
             "indicators": ["- a", "*x", "&a", "!t", "a: b", "a #c", "@x", "<<", "trailing ", "%p"],
+            "spec_floats": ["0.0.0.0", "1.2.3", "0.5.0", "v1.2.3", "1.2.3-rc.1", "10.0.0.1/8"],
             "multi": "line one\nline two\n",
             "strip": "a\nb",
             "control": "tab\there",

@@ -147,7 +147,7 @@ fn refuses_symlinks_in_and_as_the_output_tree() {
     );
     fs::remove_file(root.join("k8s/apps/link")).unwrap();
 
-    fs::rename(root.join("k8s"), &outside.join("k8s")).unwrap();
+    fs::rename(root.join("k8s"), outside.join("k8s")).unwrap();
     std::os::unix::fs::symlink(outside.join("k8s"), root.join("k8s")).unwrap();
     let before = snapshot(&outside.join("k8s"));
     let err = render(&root).unwrap_err();
