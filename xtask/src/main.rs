@@ -1,18 +1,24 @@
 //! Repository tasks: `cargo xtask render` and `cargo xtask check` over every platform in this
-//! repository (the root platform and each `examples/<name>/`).
+//! repository (the root platform and each `examples/<name>/`), and the fleet benchmark
+//! (`cargo xtask fleet`, `cargo xtask bench-peers`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
+mod fleet;
+
 const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  render    render every platform in the repository (the root and examples/*)
-  check     the CI gate: every committed tree equals a fresh render, snapshots match,
-            formatting and clippy are clean
+  render       render every platform in the repository (the root and examples/*)
+  check        the CI gate: every committed tree equals a fresh render, snapshots match,
+               formatting and clippy are clean
+  fleet        write a synthetic fleet platform (and its helm/kustomize peers) for benchmarks
+  bench-peers  time kiln against helm template and kubectl kustomize on fleets; see BENCHMARKS.md
 ";
 
 fn main() -> ExitCode {
@@ -20,6 +26,8 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("render") => render(),
         Some("check") => check(),
+        Some("fleet") => fleet::main(&std::env::args().skip(2).collect::<Vec<_>>()),
+        Some("bench-peers") => bench::main(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -38,7 +46,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the repository")
@@ -107,6 +115,21 @@ fn check() -> Result<()> {
             failed.push(format!(
                 "{} drifted from its sources: run `cargo xtask render` and commit",
                 shown(&out)
+            ));
+        }
+        let report = kiln::lint::lint(&platform, &rendered);
+        if report.errors() == 0 {
+            println!(
+                "lint: {} clean ({} exception(s))",
+                shown(&dir),
+                report.exceptions.len()
+            );
+        } else {
+            print!("{}", kiln::lint::to_text(&report, false));
+            failed.push(format!(
+                "{} fails lint: see `kiln --root {} lint`",
+                shown(&dir),
+                shown(&dir)
             ));
         }
     }

@@ -8,11 +8,21 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod completions;
+mod diagnostic;
+mod envs;
+mod explain;
+mod init;
+mod output;
+mod release;
+
 #[derive(Parser)]
 #[command(
     name = "kiln",
     version,
-    about = "Render and guard GitOps manifests for small Kubernetes platforms"
+    about = "Render and guard GitOps manifests for small Kubernetes platforms",
+    after_help = "Exit codes: 0 success, 1 the check found something (drift, lint errors), 2 usage or input error.\n\
+                  Example: kiln init my-platform && cd my-platform && kiln render && kiln check"
 )]
 struct Cli {
     /// The platform directory (holds kiln.yaml).
@@ -21,12 +31,27 @@ struct Cli {
     /// Colour: `auto` colours only on a terminal and never when NO_COLOR is set.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     color: ColorChoice,
+    /// Print only results and errors: no summaries, no next steps.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print the details: each file a render adds, changes or removes.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a new platform: one web app, production and staging environments, templates, a
+    /// README, a .gitignore and a CI workflow that runs the drift check.
+    ///
+    /// Refuses (exit 2, nothing written) when any of its files exists. DIR defaults to --root.
+    /// Example: kiln init my-platform
+    Init {
+        /// Where to create the platform (created if missing).
+        dir: Option<PathBuf>,
+    },
     /// Render every environment into the output tree, atomically.
     ///
     /// Example: kiln render --env staging
@@ -39,6 +64,15 @@ enum Command {
     ///
     /// Exit 0 when clean, 1 on drift, 2 on error. Example: kiln check
     Check,
+    /// Check every rendered object: its Kubernetes v1.34 schema, references across objects,
+    /// and the policy rules (each finding names rule, environment, object, field and source).
+    ///
+    /// Exit 0 when clean (warnings allowed), 1 on errors. `render` and `check` run it too.
+    /// Example: kiln lint --format github
+    Lint {
+        #[arg(long, value_enum, default_value = "text")]
+        format: LintFormat,
+    },
     /// Compare the rendered objects of two git revisions, per environment.
     ///
     /// Objects are matched by kind, namespace and name; changed objects show each changed
@@ -63,6 +97,63 @@ enum Command {
         #[arg(long)]
         head: Option<String>,
     },
+    /// List the environments: channel, state, namespaces, apps, replicas and image tags.
+    ///
+    /// Example: kiln envs --format json
+    Envs {
+        #[arg(long, value_enum, default_value = "text")]
+        format: output::Format,
+    },
+    /// Show the effective values of an environment or an app, each with the file, key and
+    /// line it came from; with --field, the rendered objects having that field, its value, the
+    /// template line that wrote it and the settings it came from.
+    ///
+    /// Example: kiln explain production/hello --field spec.replicas
+    Explain {
+        /// ENV or ENV/APP.
+        #[arg(value_name = "ENV[/APP]")]
+        target: String,
+        /// A rendered field, in kiln diff's path syntax, e.g. spec.replicas or
+        /// spec.template.spec.containers[name=hello].image; a prefix selects every leaf below.
+        #[arg(long, value_name = "PATH")]
+        field: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: output::Format,
+    },
+    /// Write an image tag into an environment file, checked against the environment's channel,
+    /// keeping the file's comments; then re-render. What CI runs instead of `kubectl set image`.
+    ///
+    /// Example: kiln set-image --env test 0.5.0-alpha.124.1
+    SetImage(release::SetImageArgs),
+    /// Promote tags from one environment to another (alpha or rc to stable: 0.5.0-alpha.12.1
+    /// becomes 0.5.0), write them into the target's file, re-render and print the rendered diff
+    /// for the promotion pull request. Refuses downgrades and tags the target's rule forbids.
+    ///
+    /// Example: kiln promote --from test --to production --format markdown
+    Promote(release::PromoteArgs),
+    /// The platform version (kiln.yaml `release.version_file`): alpha tags and the
+    /// progression check.
+    ///
+    /// Example: kiln release tag --run "$GITHUB_RUN_NUMBER" --attempt "$GITHUB_RUN_ATTEMPT"
+    Release {
+        #[command(subcommand)]
+        command: release::ReleaseCommand,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Example: kiln completions bash > ~/.local/share/bash-completion/completions/kiln
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LintFormat {
+    Text,
+    Json,
+    /// GitHub workflow annotations.
+    Github,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
@@ -94,12 +185,12 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
+            let color = use_color(
+                cli.color,
+                std::io::stderr().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            );
+            eprint!("{}", diagnostic::render(&err, &cli.root, color));
             ExitCode::from(2)
         }
     }
@@ -158,11 +249,71 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Init { dir } => {
+            let text = init::run(dir.as_deref().unwrap_or(&cli.root), cli.quiet)?;
+            let _ = write!(stdout, "{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            completions::write(*shell, Cli::command(), &mut stdout);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Envs { format } => {
+            let platform = kiln::Platform::load(&cli.root)?;
+            let _ = write!(stdout, "{}", envs::run(&platform, *format, color()));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Explain {
+            target,
+            field,
+            format,
+        } => {
+            let sources = kiln::load(&cli.root)?;
+            let platform = kiln::resolve(&sources)?;
+            let text = explain::run(
+                &platform,
+                &sources,
+                target,
+                field.as_deref(),
+                *format,
+                color(),
+            )?;
+            let _ = write!(stdout, "{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::SetImage(args) => {
+            return release::set_image(&cli.root, args, cli.quiet, &mut stdout);
+        }
+        Command::Promote(args) => {
+            return release::promote(&cli.root, args, color(), cli.quiet, &mut stdout);
+        }
+        Command::Release { command } => return release::release(&cli.root, command, &mut stdout),
         _ => {}
     }
     let platform = kiln::Platform::load(&cli.root)?;
     let rendered = kiln::render(&platform)?;
     let out = platform.output_root();
+    let report = kiln::lint::lint(&platform, &rendered);
+    if let Command::Lint { format } = &cli.command {
+        let text = match format {
+            LintFormat::Text => kiln::lint::to_text(&report, color()),
+            LintFormat::Json => serde_json::to_string_pretty(&report).expect("serializable") + "\n",
+            LintFormat::Github => kiln::lint::to_github(&report, &platform.output),
+        };
+        let _ = write!(stdout, "{text}");
+        return Ok(if report.errors() > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if report.errors() > 0 {
+        // Refuse to write (render) or to pass (check) a tree that fails lint.
+        eprint!("{}", kiln::lint::to_text(&report, color()));
+        eprintln!("{}: not {}: fix the lint errors above (or record an exception in kiln.yaml `lint.exceptions`)", platform.output, if matches!(cli.command, Command::Render { .. }) { "written" } else { "checked" });
+        return Ok(ExitCode::from(1));
+    }
     match &cli.command {
         Command::Render { envs } => {
             for env in envs {
@@ -187,7 +338,20 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
             };
             let report = kiln::write_tree(&out, &rendered, &options)?;
             let shown = PathBuf::from(&platform.output);
-            if report.is_noop() {
+            if cli.verbose {
+                for (sign, files) in [
+                    ("+", &report.added),
+                    ("~", &report.changed),
+                    ("-", &report.removed),
+                ] {
+                    for file in files {
+                        let _ = writeln!(stdout, "{sign} {}", shown.join(file).display());
+                    }
+                }
+            }
+            if cli.quiet {
+                // Only results and errors.
+            } else if report.is_noop() {
                 let _ = writeln!(
                     stdout,
                     "{}: up to date ({} files)",
@@ -210,12 +374,14 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         Command::Check => {
             let drift = kiln::check_tree(&out, &rendered)?;
             if drift.is_empty() {
-                let _ = writeln!(
-                    stdout,
-                    "{}: clean ({} files)",
-                    platform.output,
-                    rendered.files.len()
-                );
+                if !cli.quiet {
+                    let _ = writeln!(
+                        stdout,
+                        "{}: clean ({} files)",
+                        platform.output,
+                        rendered.files.len()
+                    );
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             let _ = write!(
@@ -232,7 +398,18 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
             );
             Ok(ExitCode::from(1))
         }
-        Command::Diff { .. } | Command::Affected { .. } => unreachable!("handled above"),
+        Command::Diff { .. }
+        | Command::Affected { .. }
+        | Command::Lint { .. }
+        | Command::Init { .. }
+        | Command::Completions { .. }
+        | Command::Envs { .. }
+        | Command::Explain { .. }
+        | Command::SetImage(_)
+        | Command::Promote(_)
+        | Command::Release { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -107,6 +107,10 @@ fn input_errors_exit_2_with_file_line_and_key() {
     --- stdout
     --- stderr
     error: environments/prod.yaml:10:26 (key `apps.shop.web.replicas`): invalid type: string "two", expected u32
+      --> environments/prod.yaml:10:26
+       |
+    10 |     web: { tag: 1a2b3c4, replicas: two }
+       |                          ^^^^^^^^
     "#);
     assert!(!root.join("k8s").exists());
     let (_tmp, root) = fixture();

@@ -248,7 +248,7 @@ fn container_images(object: &Value) -> BTreeMap<String, String> {
 }
 
 /// Leaf paths in document order.
-fn flatten(value: &Value) -> Map<String, Value> {
+pub(crate) fn flatten(value: &Value) -> Map<String, Value> {
     let mut out = Map::new();
     flatten_into(value, String::new(), &mut out);
     out

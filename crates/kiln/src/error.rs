@@ -93,7 +93,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error(Box::new(Inner { kind, message: message.into(), location: None, source: None }))
+        Error(Box::new(Inner {
+            kind,
+            message: message.into(),
+            location: None,
+            source: None,
+        }))
     }
 
     pub fn at(mut self, location: Location) -> Error {

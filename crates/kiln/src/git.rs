@@ -154,6 +154,66 @@ pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
     }))
 }
 
+/// Reads one file of the platform at `root` (`rel` relative to it) as it is in commit `rev`,
+/// with the rules of [`crate::load`]: a regular file (no symlink), at most [`MAX_DATA_FILE`],
+/// UTF-8. `None` when the file does not exist there.
+pub fn read_file_at(root: &Path, rev: &str, rel: &Path) -> Result<Option<SourceFile>> {
+    let commit = resolve_rev(root, rev)?;
+    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?)
+        .trim()
+        .to_owned();
+    let rel_text = rel.to_str().ok_or_else(|| {
+        Error::new(ErrorKind::Model, "the path is not UTF-8").at(Location::file(rel))
+    })?;
+    let full = format!("{prefix}{rel_text}");
+    let listing = git(
+        root,
+        &["ls-tree", "-l", "-z", "--full-tree", &commit, "--", &full],
+    )?;
+    let Some(record) = listing.split(|&b| b == 0).find(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let record = String::from_utf8_lossy(record);
+    let Some((meta, path)) = record.split_once('\t') else {
+        return Ok(None);
+    };
+    if path != full {
+        return Ok(None);
+    }
+    let fields: Vec<&str> = meta.split_whitespace().collect();
+    let (mode, kind, id) = (fields[0], fields[1], fields[2]);
+    if mode == "120000" {
+        return Err(Error::new(
+            ErrorKind::Unsafe,
+            format!("is a symbolic link at {rev}; kiln reads only regular files"),
+        )
+        .at(Location::file(rel)));
+    }
+    // `ls-tree -l` gives the size first: an oversized blob is never read.
+    if fields
+        .get(3)
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0)
+        > MAX_DATA_FILE
+    {
+        return Err(too_big(rel, MAX_DATA_FILE));
+    }
+    if kind != "blob" {
+        return Err(Error::new(
+            ErrorKind::Unsafe,
+            format!("is not a regular file at {rev}; expected a file"),
+        )
+        .at(Location::file(rel)));
+    }
+    let bytes = cat_blobs(root, std::iter::once(id))?
+        .pop()
+        .unwrap_or_default();
+    if bytes.len() as u64 > MAX_DATA_FILE {
+        return Err(too_big(rel, MAX_DATA_FILE));
+    }
+    decode(rel, bytes).map(Some)
+}
+
 /// Reads blobs in one `git cat-file --batch` process.
 fn cat_blobs<'a>(root: &Path, ids: impl Iterator<Item = &'a str>) -> Result<Vec<Vec<u8>>> {
     let mut child = Command::new("git")

@@ -60,11 +60,22 @@ pub fn load(root: &Path) -> Result<Sources> {
 
     let mut environments = Vec::new();
     for rel in list_dir(root, Path::new(ENVIRONMENTS_DIR))? {
-        let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.starts_with('.') {
+        let Some(name) = rel.file_name().and_then(|n| n.to_str()) else {
+            return Err(Error::new(
+                ErrorKind::Model,
+                "the file name is not UTF-8; an environment's name (its file name) is a \
+                 DNS-1123 label",
+            )
+            .at(Location::file(&rel)));
+        };
+        let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        // Dot-files (`.gitkeep`, editor swap files) are skipped, but a hidden `.yaml` file is
+        // an environment whose name (`.yaml` -> ``, `...yaml` -> `..`) resolve refuses, rather
+        // than an environment silently left out.
+        if name.starts_with('.') && !is_yaml {
             continue;
         }
-        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+        if !is_yaml {
             return Err(Error::new(
                 ErrorKind::Model,
                 "environment files are `<name>.yaml`; move other files out of environments/",
@@ -84,6 +95,21 @@ pub fn load(root: &Path) -> Result<Sources> {
         templates,
         files,
     })
+}
+
+/// Reads the platform's version file (`release.version_file` of kiln.yaml, relative to `root`)
+/// with the rules of every input: a regular file, at most [`MAX_DATA_FILE`], UTF-8.
+/// No directory on the way may be a symlink either.
+pub fn read_version_file(root: &Path, rel: &Path) -> Result<SourceFile> {
+    let mut dir = PathBuf::new();
+    for part in rel.parent().into_iter().flat_map(Path::components) {
+        dir.push(part);
+        let meta = fs::symlink_metadata(root.join(&dir)).map_err(|e| Error::io("read", &dir, e))?;
+        if meta.file_type().is_symlink() {
+            return Err(refuse_symlink(&dir));
+        }
+    }
+    read_text(root, rel, MAX_DATA_FILE)
 }
 
 /// Reads every file under `root/dir` (recursively, dot-files skipped), with paths relative to
@@ -183,9 +209,28 @@ fn read_text(root: &Path, rel: &Path, cap: u64) -> Result<SourceFile> {
         return Err(too_big(rel, cap));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // `take` guards against a file that grows between the metadata call and the read.
-    fs::File::open(&abs)
-        .and_then(|f| f.take(cap + 1).read_to_end(&mut bytes))
+    // The file may have been swapped since the check: open without following a symlink and
+    // without blocking on a FIFO, and check again what was opened. `take` guards against a
+    // file that grows in the meantime.
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(&abs)
+        .map_err(|e| Error::io("read", rel, e))?;
+    if !file
+        .metadata()
+        .map_err(|e| Error::io("read", rel, e))?
+        .is_file()
+    {
+        return Err(Error::new(
+            ErrorKind::Unsafe,
+            "changed into something other than a regular file while kiln read it",
+        )
+        .at(Location::file(rel)));
+    }
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read", rel, e))?;
     if bytes.len() as u64 > cap {
         return Err(too_big(rel, cap));

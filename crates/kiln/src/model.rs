@@ -27,6 +27,20 @@ pub struct PlatformFile {
     pub kinds: BTreeMap<String, KindDef>,
     #[serde(default)]
     pub apps: BTreeMap<String, AppDef>,
+    /// Where the platform's release version lives (seed 004's root `package.json`).
+    #[serde(default)]
+    pub release: Option<ReleaseConfig>,
+    /// `kiln lint`'s configuration: external references, custom resources, exceptions.
+    #[serde(default)]
+    pub lint: crate::lint::LintConfig,
+}
+
+/// `release:` in kiln.yaml: the platform's release version, for `kiln release`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// A JSON file with a top-level `version` (stable SemVer), relative to the platform root.
+    pub version_file: String,
 }
 
 fn default_output() -> String {
@@ -96,11 +110,11 @@ pub struct EnvFile {
     pub apps: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
-/// The image tag rule of an environment.
+/// The image tag rule of an environment (see [`crate::TagRule`] for the exact rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
-    /// Tags are git commit SHAs (7 to 40 hex digits).
+    /// Tags are git commit SHAs (7 to 40 lowercase hex digits).
     Sha,
     /// SemVer alpha pre-releases, `X.Y.Z-alpha.RUN.ATTEMPT`.
     Alpha,
@@ -108,6 +122,14 @@ pub enum Channel {
     Rc,
     /// Stable SemVer, `X.Y.Z`.
     Stable,
+}
+
+/// A workload's own tag rule, overriding its environment's channel. Only `pinned` exists: an
+/// upstream image pinned to its own immutable version (`7-alpine`, `2.17.2-pg16`, a commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentChannel {
+    Pinned,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -146,6 +168,8 @@ pub struct Bundle {
 pub struct Workload {
     pub image: Option<String>,
     pub tag: Option<String>,
+    /// `pinned`: the tag follows the `pinned` rule instead of the environment's channel.
+    pub channel: Option<ComponentChannel>,
     pub replicas: Option<u32>,
     pub port: Option<u16>,
     pub hosts: Option<Vec<String>>,

@@ -10,7 +10,7 @@
 //! template writes them; keys keep template order except `apiVersion`, `kind`, `metadata` first
 //! and `name`, `namespace`, `labels`, `annotations` first inside `metadata`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use minijinja::value::Serde;
@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::load::TEMPLATES_DIR;
-use crate::resolve::{Component, Environment, Platform};
+use crate::resolve::{BundleUnit, Component, Environment, Platform};
 use crate::yaml;
 
 /// Fuel for one template render: enough for any sane manifest, a stop for runaway loops.
@@ -74,75 +74,180 @@ struct UnitFile {
     path: String,
     source: String,
     objects: Vec<Value>,
+    /// The file's bytes (header and objects).
+    text: String,
+}
+
+/// One template set to render in one environment: a component or a bundle.
+enum Unit<'a> {
+    Component(&'a Component),
+    Bundle(&'a BundleUnit),
+}
+
+/// The template values every unit of an environment shares, converted once.
+struct EnvValues {
+    env: minijinja::Value,
+    /// Every deployed component of the environment (for bundles; undefined without any).
+    apps: minijinja::Value,
 }
 
 /// Renders every environment of the platform.
+///
+/// Units (a component's or a bundle's template set in one environment) render on all cores;
+/// their files are then laid out in the order a sequential render would produce them, and the
+/// first error in that order is the one returned.
 pub fn render(platform: &Platform) -> Result<Rendered> {
     let jinja = jinja(platform)?;
     let sets = template_sets(platform);
-    let platform_ctx = json!({
+    // Contexts become template values once; a clone of one is a reference count.
+    let platform_ctx = minijinja::Value::from(Serde(&platform_context(platform)));
+    let mut env_values = Vec::with_capacity(platform.environments.len());
+    let mut units: Vec<(usize, Unit<'_>)> = Vec::new();
+    for (i, env) in platform.environments.iter().enumerate() {
+        let apps = if env.bundles.is_empty() {
+            minijinja::Value::UNDEFINED
+        } else {
+            let apps: Vec<Value> = env.components.iter().map(app_context).collect();
+            minijinja::Value::from(Serde(&apps))
+        };
+        env_values.push(EnvValues {
+            env: minijinja::Value::from(Serde(&env_context(env))),
+            apps,
+        });
+        units.extend(env.components.iter().map(|c| (i, Unit::Component(c))));
+        units.extend(env.bundles.iter().map(|b| (i, Unit::Bundle(b))));
+    }
+
+    let rendered = par_map(&units, |(i, unit)| {
+        let env = &platform.environments[*i];
+        let values = &env_values[*i];
+        match unit {
+            Unit::Component(component) => {
+                let ctx = minijinja::Value::from_pairs([
+                    ("platform", platform_ctx.clone()),
+                    ("env", values.env.clone()),
+                    (
+                        "app",
+                        minijinja::Value::from(Serde(&app_context(component))),
+                    ),
+                ]);
+                let what = format!("{}/{} ({})", env.name, component.app, component.kind);
+                render_set(
+                    &jinja,
+                    &sets,
+                    &component.templates,
+                    &ctx,
+                    env,
+                    Some(&component.app),
+                    &component.dir,
+                    &what,
+                    &platform.regenerate,
+                )
+            }
+            Unit::Bundle(bundle) => {
+                let ctx = minijinja::Value::from_pairs([
+                    ("platform", platform_ctx.clone()),
+                    ("env", values.env.clone()),
+                    ("bundle", minijinja::Value::from(Serde(bundle))),
+                    ("apps", values.apps.clone()),
+                ]);
+                let what = format!(
+                    "{} (bundle {} in {})",
+                    env.name, bundle.templates, bundle.dir
+                );
+                render_set(
+                    &jinja,
+                    &sets,
+                    &bundle.templates,
+                    &ctx,
+                    env,
+                    None,
+                    &bundle.dir,
+                    &what,
+                    &platform.regenerate,
+                )
+            }
+        }
+    });
+    let mut files = Vec::new();
+    for unit_files in rendered {
+        files.extend(unit_files?);
+    }
+    layout(platform, files)
+}
+
+/// `f` over `items` on every core, results in item order. A failed item stops the work on
+/// items after it (their results are never looked at: the caller stops at the first error).
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Vec<Result<R>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(items.len());
+    if threads <= 1 {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let result = f(item);
+            let failed = result.is_err();
+            out.push(result);
+            if failed {
+                break;
+            }
+        }
+        return out;
+    }
+    let next = AtomicUsize::new(0);
+    let first_error = AtomicUsize::new(usize::MAX);
+    let slots: Vec<Mutex<Option<Result<R>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= items.len() || i > first_error.load(Ordering::Relaxed) {
+                    break;
+                }
+                let result = f(&items[i]);
+                if result.is_err() {
+                    first_error.fetch_min(i, Ordering::Relaxed);
+                }
+                *slots[i]
+                    .lock()
+                    .expect("no rendering thread panics holding a slot") = Some(result);
+            });
+        }
+    });
+    // Every item up to the first failure was rendered; nothing after it is needed.
+    slots
+        .into_iter()
+        .map_while(|slot| {
+            slot.into_inner()
+                .expect("no rendering thread panics holding a slot")
+        })
+        .collect()
+}
+
+/// The context templates see as `platform`.
+pub(crate) fn platform_context(platform: &Platform) -> Value {
+    json!({
         "name": platform.name,
         "registry": platform.registry,
         "cluster": platform.cluster,
         "values": platform.values,
-    });
+    })
+}
 
-    let mut units = Vec::new();
-    for env in &platform.environments {
-        let env_ctx = json!({
-            "name": env.name,
-            "dir": env.dir,
-            "namespace": env.namespace,
-            "channel": env.channel,
-            "state": env.state,
-            "closed": env.state == crate::model::EnvState::Closed,
-            "values": env.values,
-        });
-        let apps: Vec<Value> = env.components.iter().map(app_context).collect();
-        for component in &env.components {
-            let ctx = json!({
-                "platform": platform_ctx,
-                "env": env_ctx,
-                "app": app_context(component),
-            });
-            let what = format!("{}/{} ({})", env.name, component.app, component.kind);
-            render_set(
-                &jinja,
-                &sets,
-                &component.templates,
-                &ctx,
-                env,
-                Some(&component.app),
-                &component.dir,
-                &what,
-                &mut units,
-            )?;
-        }
-        for bundle in &env.bundles {
-            let ctx = json!({
-                "platform": platform_ctx,
-                "env": env_ctx,
-                "bundle": bundle,
-                "apps": apps,
-            });
-            let what = format!(
-                "{} (bundle {} in {})",
-                env.name, bundle.templates, bundle.dir
-            );
-            render_set(
-                &jinja,
-                &sets,
-                &bundle.templates,
-                &ctx,
-                env,
-                None,
-                &bundle.dir,
-                &what,
-                &mut units,
-            )?;
-        }
-    }
-    layout(platform, units)
+/// The context templates see as `env`.
+pub(crate) fn env_context(env: &Environment) -> Value {
+    json!({
+        "name": env.name,
+        "dir": env.dir,
+        "namespace": env.namespace,
+        "channel": env.channel,
+        "state": env.state,
+        "closed": env.state == crate::model::EnvState::Closed,
+        "values": env.values,
+    })
 }
 
 /// The context a component's templates see as `app`.
@@ -164,7 +269,7 @@ pub fn app_context(component: &Component) -> Value {
     app
 }
 
-fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
+pub(crate) fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
     let mut jinja = Jinja::new();
     jinja.set_undefined_behavior(UndefinedBehavior::Strict);
     jinja.set_fuel(Some(TEMPLATE_FUEL));
@@ -187,13 +292,32 @@ fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
     jinja.add_filter("sha256", sha256);
     jinja.add_filter("parse_env", parse_env);
     jinja.add_function("fail", fail);
+    // Hardening beyond fuel and the recursion limit (see ARCHITECTURE.md, Trust boundary).
+    jinja.add_function("namespace", no_namespace);
+    jinja.add_filter("tojson", tojson);
     for template in &platform.templates {
         let name = template.path.to_string_lossy().into_owned();
-        jinja
-            .add_template_owned(name.clone(), template.text.clone())
-            .map_err(|e| template_error(&e, &name, "compiling"))?;
+        let source = template.text.clone();
+        // minijinja 3.1 panics on some invalid templates (`{% import "x" as 1 %}`); a panic
+        // becomes an error, not the end of the process.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            jinja.add_template_owned(name.clone(), source)
+        }))
+        .map_err(|_| engine_panic(&name))?
+        .map_err(|e| template_error(&e, &name, "compiling"))?;
     }
     Ok(jinja)
+}
+
+/// The error for a panic inside minijinja (a bug there, reported by the panic message above).
+fn engine_panic(name: &str) -> Error {
+    Error::new(
+        ErrorKind::Template,
+        "the template engine failed on this template (an internal error of minijinja, printed \
+         above); look for an unusual construct, such as `import ... as` with something other \
+         than a name",
+    )
+    .at(Location::file(Path::new(TEMPLATES_DIR).join(name)))
 }
 
 /// `{{ text | sha256 }}`: the hex SHA-256 of a string, e.g. a config file's content hash in a
@@ -256,8 +380,83 @@ fn fail(message: String) -> std::result::Result<String, minijinja::Error> {
     ))
 }
 
+/// `namespace()` is refused: its attributes are the one state a template can change across loop
+/// iterations, and `{% set ns.x = [ns.x] %}` in a loop nests a value deeper than minijinja can
+/// print or serialize without overflowing the stack.
+fn no_namespace(
+    _args: minijinja::value::Rest<minijinja::value::ValueOrKwargs>,
+) -> std::result::Result<String, minijinja::Error> {
+    Err(minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        "namespace() is not available in kiln templates; compute the value with filters \
+         (`select`, `map`, `sum`, `join`) or put it in the platform's values",
+    ))
+}
+
+/// The widest `tojson(indent=N)` kiln allows: minijinja builds the indentation before fuel can
+/// refuse it, so a huge indent would exhaust memory.
+pub const MAX_JSON_INDENT: u64 = 16;
+
+/// minijinja's `tojson`, refusing an indent wider than [`MAX_JSON_INDENT`].
+fn tojson(
+    value: &minijinja::Value,
+    indent: Option<minijinja::Value>,
+    kwargs: minijinja::value::Kwargs,
+) -> std::result::Result<minijinja::Value, minijinja::Error> {
+    let given = match &indent {
+        Some(indent) => Some(indent.clone()),
+        None => kwargs.peek::<Option<minijinja::Value>>("indent")?,
+    };
+    if let Some(width) = given.and_then(|v| u64::try_from(v).ok()) {
+        if width > MAX_JSON_INDENT {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("tojson indent {width} is wider than {MAX_JSON_INDENT}"),
+            ));
+        }
+    }
+    minijinja::filters::tojson(value, indent, kwargs)
+}
+
+/// Renders into a buffer that stops at [`MAX_TEMPLATE_OUTPUT`]: printing a value whose size
+/// fuel did not pay for (a lazily repeated list) fails at the cap instead of exhausting memory.
+/// `Ok(None)` means the output went over the cap.
+fn render_capped(
+    template: &minijinja::Template<'_, '_>,
+    ctx: &minijinja::Value,
+) -> std::result::Result<Option<String>, minijinja::Error> {
+    struct Capped {
+        out: Vec<u8>,
+        over: bool,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.out.len() + buf.len() > MAX_TEMPLATE_OUTPUT {
+                self.over = true;
+                return Err(std::io::Error::other("the template output cap is reached"));
+            }
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut capped = Capped {
+        out: Vec::new(),
+        over: false,
+    };
+    match template.render_captured_to(ctx, &mut capped) {
+        Ok(_) => Ok(Some(
+            String::from_utf8(capped.out).expect("minijinja writes UTF-8"),
+        )),
+        Err(_) if capped.over => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Template set name to its renderable templates (`deployment.yaml.j2`), sorted.
-fn template_sets(platform: &Platform) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn template_sets(platform: &Platform) -> BTreeMap<String, Vec<String>> {
     let mut sets: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for template in &platform.templates {
         let name = template.path.to_string_lossy();
@@ -277,14 +476,14 @@ fn render_set(
     jinja: &Jinja<'_>,
     sets: &BTreeMap<String, Vec<String>>,
     set: &str,
-    ctx: &Value,
+    ctx: &minijinja::Value,
     env: &Environment,
     app: Option<&str>,
     dir: &str,
     what: &str,
-    units: &mut Vec<UnitFile>,
-) -> Result<()> {
-    let ctx = minijinja::Value::from(Serde(ctx));
+    regenerate: &str,
+) -> Result<Vec<UnitFile>> {
+    let mut units = Vec::new();
     for file in sets.get(set).map(Vec::as_slice).unwrap_or_default() {
         let name = format!("{set}/{file}");
         let template_path = Path::new(TEMPLATES_DIR).join(&name);
@@ -294,10 +493,12 @@ fn render_set(
         let template = jinja
             .get_template(&name)
             .map_err(|e| template_error(&e, &name, what))?;
-        let text = template
-            .render(&ctx)
-            .map_err(|e| template_error(&e, &name, what))?;
-        if text.len() > MAX_TEMPLATE_OUTPUT {
+        let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            render_capped(&template, ctx)
+        }))
+        .map_err(|_| engine_panic(&name))?
+        .map_err(|e| template_error(&e, &name, what))?;
+        let Some(text) = text else {
             return Err(Error::new(
                 ErrorKind::Template,
                 format!(
@@ -306,11 +507,11 @@ fn render_set(
                 ),
             )
             .at(Location::file(&template_path)));
-        }
+        };
         // Errors in the output point at the template line that wrote it (found by rendering
         // once more with spans, only on this error path).
         let at_source = |message: &str, out_line: usize| {
-            let (file, line) = source_line(&template, &ctx, &text, out_line)
+            let (file, line) = source_line(&template, ctx, &text, out_line)
                 .unwrap_or_else(|| (name.clone(), out_line));
             Error::new(
                 ErrorKind::Template,
@@ -329,18 +530,21 @@ fn render_set(
         let mut objects = Vec::with_capacity(documents.len());
         for doc in documents {
             let line = doc.line;
-            let object = normalize_object(doc.to_json()).map_err(|msg| at_source(&msg, line))?;
+            let object = normalize_object(doc.into_json()).map_err(|msg| at_source(&msg, line))?;
             objects.push(object);
         }
+        let source = format!("{} and {}", env.file.display(), template_path.display());
+        let text = with_header(regenerate, &source, &objects);
         units.push(UnitFile {
             env: env.name.clone(),
             app: app.map(str::to_owned),
             path: crate::resolve::join_dir(dir, &out_name),
-            source: format!("{} and {}", env.file.display(), template_path.display()),
+            source,
             objects,
+            text,
         });
     }
-    Ok(())
+    Ok(units)
 }
 
 /// The template and line that wrote line `out_line` (1-based) of `text`.
@@ -370,11 +574,19 @@ fn source_line(
         .filter(on_line)
         .find(|s| s.kind() == minijinja::OutputSpanKind::Expression)
         .or_else(|| spans.iter().find(on_line))?;
-    Some((span.name().to_owned(), span.line()))
+    // Raw template text maps one to one to its source: count the lines it spans before ours.
+    let start = span.output_range().start;
+    let within = match span.kind() {
+        minijinja::OutputSpanKind::Raw if start < offset => {
+            text[start..offset].matches('\n').count()
+        }
+        _ => 0,
+    };
+    Some((span.name().to_owned(), span.line() + within))
 }
 
 /// `deployment.yaml.j2` -> `deployment.yaml`.
-fn output_name(file: &str) -> std::result::Result<String, String> {
+pub(crate) fn output_name(file: &str) -> std::result::Result<String, String> {
     let out = file.strip_suffix(".j2").unwrap_or(file);
     let stem = out.strip_suffix(".yaml");
     match stem {
@@ -458,6 +670,9 @@ fn reorder(mut map: Map<String, Value>, first: &[&str]) -> Map<String, Value> {
 fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
     let mut files: BTreeMap<String, RenderedFile> = BTreeMap::new();
     let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    // Rendered paths by their lower-case form (paths that differ only in case are one file on
+    // a case-insensitive file system); a map, so that placing n files costs n lookups.
+    let mut by_lower: HashMap<String, String> = HashMap::new();
     // For each directory, the environment that owns it (its files, up to the env's root).
     let mut owner: BTreeMap<String, String> = BTreeMap::new();
     let env_dirs: BTreeMap<&str, &str> = platform
@@ -468,12 +683,12 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
 
     for unit in units {
         let lower = unit.path.to_lowercase();
-        if let Some((other, other_source)) = sources.iter().find(|(p, _)| p.to_lowercase() == lower)
-        {
+        if let Some(other) = by_lower.get(&lower) {
+            let other_source = &sources[other];
             return Err(Error::new(
                 ErrorKind::Output,
                 format!(
-                    "two sources render `{}`: {} and {}{}",
+                    "two sources render `{}`: {}; {}{}",
                     unit.path,
                     other_source,
                     unit.source,
@@ -507,7 +722,7 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
             }
             dir = parent(&dir);
         }
-        let text = with_header(&platform.regenerate, &unit.source, &unit.objects);
+        by_lower.insert(lower, unit.path.clone());
         sources.insert(unit.path.clone(), unit.source);
         files.insert(
             unit.path,
@@ -516,32 +731,43 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
                 app: unit.app,
                 objects: unit.objects,
                 resources: Vec::new(),
-                text,
+                text: unit.text,
             },
         );
     }
 
     // Every directory up to the root gets a kustomization.
     let mut dirs: BTreeSet<String> = BTreeSet::new();
+    // Each directory's files, in path order.
+    let mut dir_files: HashMap<String, Vec<String>> = HashMap::new();
     for path in files.keys() {
         let mut dir = parent(path);
-        loop {
-            dirs.insert(dir.clone());
-            if dir == "." {
-                break;
-            }
+        dir_files
+            .entry(dir.clone())
+            .or_default()
+            .push(basename(path).to_owned());
+        // Once a directory is known, so are all above it.
+        while dirs.insert(dir.clone()) && dir != "." {
             dir = parent(&dir);
         }
     }
+    // Each directory's subdirectories, in path order.
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for dir in dirs.iter().filter(|d| *d != ".") {
+        children
+            .entry(parent_str(dir))
+            .or_default()
+            .push(dir.as_str());
+    }
     for dir in &dirs {
         let own = owner.get(dir);
-        let mut resources: Vec<String> = files
-            .keys()
-            .filter(|p| parent(p) == *dir)
-            .map(|p| basename(p).to_owned())
-            .collect();
-        for child in dirs.iter().filter(|d| *d != "." && parent(d) == *dir) {
-            if own.is_none() || owner.get(child) == own {
+        let mut resources: Vec<String> = dir_files.remove(dir).unwrap_or_default();
+        for child in children
+            .get(dir.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if own.is_none() || owner.get(*child) == own {
                 resources.push(basename(child).to_owned());
             }
         }
@@ -582,6 +808,10 @@ fn parent(path: &str) -> String {
     }
 }
 
+fn parent_str(path: &str) -> &str {
+    path.rsplit_once('/').map_or(".", |(dir, _)| dir)
+}
+
 fn basename(path: &str) -> &str {
     path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
@@ -596,5 +826,7 @@ fn with_header(regenerate: &str, source: &str, documents: &[Value]) -> String {
         }
         yaml::emit_document(doc, &mut text);
     }
+    // The tree is held in memory whole: keep no doubling slack.
+    text.shrink_to_fit();
     text
 }

@@ -14,12 +14,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Location, Result};
-use crate::load::{SourceFile, Sources, ENVIRONMENTS_DIR};
+use crate::load::{SourceFile, Sources, ENVIRONMENTS_DIR, FILES_DIR, PLATFORM_FILE, TEMPLATES_DIR};
 use crate::model::{
     check_dns_label, check_rel_dir, Bundle, Channel, Cluster, EnvFile, EnvState, PlatformFile,
-    Workload,
+    ReleaseConfig, Workload,
 };
-use crate::yaml::{self, Node};
+use crate::release::TagRule;
+use crate::yaml::{self, Node, NodeValue};
 
 /// A validated platform with every environment resolved.
 #[derive(Debug, Clone)]
@@ -40,6 +41,10 @@ pub struct Platform {
     pub templates: Vec<SourceFile>,
     /// Data files under `files/`, readable by templates as `files["name"]`.
     pub files: Vec<SourceFile>,
+    /// `release:` of kiln.yaml (where the platform version lives), for `kiln release`.
+    pub release: Option<ReleaseConfig>,
+    /// `kiln lint`'s configuration: external references, custom resources, exceptions.
+    pub lint: crate::lint::LintConfig,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,6 +96,8 @@ pub struct Component {
     pub dir: String,
     pub namespace: String,
     pub workload: Workload,
+    /// The rule the image tag follows: the environment's channel, or `pinned`.
+    pub tag_rule: TagRule,
     pub derived: Derived,
     /// For each set leaf (`health.liveness.period`), where its value came from.
     pub provenance: BTreeMap<String, Source>,
@@ -153,8 +160,19 @@ pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: Env
     }
 }
 
-/// Validates and resolves a platform read by [`crate::load`].
+/// Validates and resolves a platform read by [`crate::load`]. Every image tag must follow its
+/// rule ([`TagRule`]); SemVer tags lose their leading `v`.
 pub fn resolve(sources: &Sources) -> Result<Platform> {
+    resolve_with(sources, true)
+}
+
+/// [`resolve`], except that a tag breaking its rule is kept as written instead of failing: what
+/// `set-image` and `promote` read, so that they can replace a bad tag.
+pub(crate) fn resolve_lenient(sources: &Sources) -> Result<Platform> {
+    resolve_with(sources, false)
+}
+
+fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
     let platform_path = &sources.platform.path;
     let platform_node = yaml::parse_document(&sources.platform.text, platform_path)?;
     let file: PlatformFile = typed(&platform_node, platform_path, "")?;
@@ -165,7 +183,24 @@ pub fn resolve(sources: &Sources) -> Result<Platform> {
     let model_err = |key: &str, msg: String| Error::new(ErrorKind::Model, msg).at(at(key));
 
     check_dns_label(&file.name).map_err(|e| model_err("name", e))?;
-    check_output(&file.output).map_err(|e| model_err("output", e))?;
+    check_output(&file.output)
+        .and_then(|()| check_output_apart(&file.output))
+        .map_err(|e| model_err("output", e))?;
+    // `regenerate` is written into every generated file's header comment: a line break in it
+    // would put text of the user's choosing outside the comment, into the manifests.
+    if let Some(c) = file.regenerate.chars().find(|c| c.is_control()) {
+        return Err(model_err(
+            "regenerate",
+            format!(
+                "the command must be one line without control characters (found U+{:04X}); it \
+                 is written into a comment in every generated file",
+                c as u32
+            ),
+        ));
+    }
+    if let Some(release) = &file.release {
+        check_output(&release.version_file).map_err(|e| model_err("release.version_file", e))?;
+    }
 
     let template_sets: Vec<&str> = sources
         .templates
@@ -176,7 +211,8 @@ pub fn resolve(sources: &Sources) -> Result<Platform> {
 
     let mut kinds = BTreeMap::new();
     for (kind, def) in &file.kinds {
-        check_dns_label(kind).map_err(|e| model_err(&format!("kinds.{kind}"), e))?;
+        check_dns_label(kind)
+            .map_err(|e| name_error(&platform_node, platform_path, "kinds", kind, e))?;
         let set = def.templates.clone().unwrap_or_else(|| kind.clone());
         if !has_set(&set) {
             return Err(model_err(
@@ -191,7 +227,8 @@ pub fn resolve(sources: &Sources) -> Result<Platform> {
 
     let mut apps = BTreeMap::new();
     for (app, def) in &file.apps {
-        check_dns_label(app).map_err(|e| model_err(&format!("apps.{app}"), e))?;
+        check_dns_label(app)
+            .map_err(|e| name_error(&platform_node, platform_path, "apps", app, e))?;
         for kind in def.components.keys() {
             let key = format!("apps.{app}.components.{kind}");
             if !kinds.contains_key(kind) {
@@ -221,13 +258,30 @@ pub fn resolve(sources: &Sources) -> Result<Platform> {
         environments: Vec::new(),
         templates: sources.templates.clone(),
         files: sources.files.clone(),
+        release: file.release.clone(),
+        lint: file.lint.clone(),
     };
 
     for source in &sources.environments {
-        let env = resolve_env(&platform, &platform_node, source, &has_set)?;
+        let env = resolve_env(&platform, &platform_node, source, &has_set, strict_tags)?;
         platform.environments.push(env);
     }
     platform.environments.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(pair) = platform
+        .environments
+        .windows(2)
+        .find(|pair| pair[0].name == pair[1].name)
+    {
+        return Err(Error::new(
+            ErrorKind::Model,
+            format!(
+                "environment `{}` is defined twice (also by {}); keep one file",
+                pair[1].name,
+                pair[0].file.display()
+            ),
+        )
+        .at(Location::file(&pair[1].file)));
+    }
     if platform.environments.is_empty() {
         return Err(Error::new(
             ErrorKind::Model,
@@ -253,6 +307,53 @@ fn check_output(output: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// An invalid name of a key under `parent` (a top-level key), located at the key itself even
+/// when a dotted key path cannot spell it (`..`, the empty name, `a.b`); such names are shown
+/// quoted and escaped.
+fn name_error(root: &Node, file: &Path, parent: &str, name: &str, message: String) -> Error {
+    let (line, column) = root
+        .get(parent)
+        .and_then(|node| node.key(name))
+        .map_or_else(|| root.position_of(parent), |k| (k.line, k.column));
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '/'));
+    let key = if plain {
+        format!("{parent}.{name}")
+    } else {
+        format!("{parent}.{name:?}")
+    };
+    Error::new(ErrorKind::Model, message).at(Location::at(file, line, column).with_key(key))
+}
+
+/// The output root is one directory directly in the platform directory: the writer then trusts
+/// no path but the platform directory itself (a symlink in `deploy/k8s`'s `deploy` would send
+/// the tree elsewhere). It must not be one of kiln's inputs (a render would read its own output
+/// or carry the inputs along) nor hidden (`.git`).
+fn check_output_apart(output: &str) -> std::result::Result<(), String> {
+    let name = output.strip_suffix('/').unwrap_or(output);
+    if name.contains('/') || name.contains('\\') {
+        return Err(format!(
+            "`{output}` must be one directory name, directly in the platform directory (like \
+             `k8s`)"
+        ));
+    }
+    let inputs = [PLATFORM_FILE, ENVIRONMENTS_DIR, TEMPLATES_DIR, FILES_DIR];
+    if inputs.contains(&name) {
+        return Err(format!(
+            "`{output}` is one of kiln's inputs; the output root must be apart from {}",
+            inputs.join(", ")
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(format!(
+            "`{output}` is a hidden directory; choose a visible output root"
+        ));
+    }
+    Ok(())
+}
+
 fn unknown_kind(kind: &str, kinds: &BTreeMap<String, String>) -> String {
     let known: Vec<&str> = kinds.keys().map(String::as_str).collect();
     format!(
@@ -266,13 +367,18 @@ fn resolve_env(
     platform_node: &Node,
     source: &SourceFile,
     has_set: &dyn Fn(&str) -> bool,
+    strict_tags: bool,
 ) -> Result<Environment> {
     let path = &source.path;
-    let stem = path
-        .file_stem()
+    let file_name = path
+        .file_name()
         .and_then(|s| s.to_str())
         .unwrap_or_default();
-    let name = stem.to_owned();
+    let name = file_name
+        .strip_suffix(".yaml")
+        .or_else(|| file_name.strip_suffix(".yml"))
+        .unwrap_or(file_name)
+        .to_owned();
     check_dns_label(&name).map_err(|e| {
         Error::new(
             ErrorKind::Model,
@@ -444,6 +550,33 @@ fn resolve_env(
                     ));
                 }
             }
+            let tag_rule = TagRule::of(file.channel, workload.channel);
+            let written = workload.tag.clone().unwrap_or_default();
+            match tag_rule.check(&written) {
+                Ok(tag) => workload.tag = Some(tag),
+                Err(why) if strict_tags => {
+                    let source = &provenance["tag"];
+                    let whose = match tag_rule {
+                        TagRule::Pinned => "the component's `channel: pinned`".to_owned(),
+                        rule => format!("the environment's `channel: {rule}`"),
+                    };
+                    return Err(Error::new(
+                        ErrorKind::Model,
+                        format!(
+                            "environment `{name}`, app `{app}` ({kind}): {why}; the `{tag_rule}` \
+                             rule ({whose}) takes {}",
+                            tag_rule.shape()
+                        ),
+                    )
+                    .at(Location {
+                        file: source.file.clone(),
+                        line: Some(source.line),
+                        column: None,
+                        key: Some(source.key.clone()),
+                    }));
+                }
+                Err(_) => {}
+            }
             let derived = derive(app, &workload, platform.registry.as_deref(), file.state);
             let namespace = place
                 .namespace
@@ -456,6 +589,7 @@ fn resolve_env(
                 dir: join_dir(&file.dir, &place.dir.replace("{app}", app)),
                 namespace,
                 workload,
+                tag_rule,
                 derived,
                 provenance,
             });
@@ -566,6 +700,15 @@ pub fn typed<T: DeserializeOwned>(root: &Node, file: &Path, key: &str) -> Result
     } else {
         find(root, key)
     };
+    // Every model type is a mapping; serde would also fill a struct from a list by position.
+    if let Some(node) = node.filter(|n| !matches!(n.value, NodeValue::Map(_) | NodeValue::Null)) {
+        let what = if key.is_empty() { "the file" } else { "this" };
+        return Err(Error::new(
+            ErrorKind::Model,
+            format!("{what} must be a mapping (`key: value` lines)"),
+        )
+        .at(Location::at(file, node.line, node.column).with_key(key)));
+    }
     let value = node.map(Node::to_json).unwrap_or(Value::Null);
     let value = if value.is_null() {
         Value::Object(Default::default())

@@ -76,6 +76,13 @@ pub fn read_tree(root: &Path) -> Result<DiskTree> {
             Error::new(ErrorKind::Io, format!("cannot read the output tree: {e}"))
                 .at(Location::file(path))
         })?;
+        if entry.file_name().to_str().is_none() {
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                "the name is not UTF-8; kiln cannot carry this file into the new tree, rename it",
+            )
+            .at(Location::file(entry.path())));
+        }
         let rel = relative(root, entry.path());
         let kind = entry.file_type();
         if kind.is_symlink() {
@@ -163,7 +170,7 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
         .into_owned();
     fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
     let _lock = Lock::acquire(parent)?;
-    clean_leftovers(parent, &name);
+    clean_leftovers(parent, &name)?;
 
     let disk = read_tree(root)?;
     let in_scope = |env: &Option<String>| match (&options.only_envs, env) {
@@ -219,6 +226,8 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
         }
     }
 
+    refuse_case_twins(root, &disk, next.keys().copied())?;
+
     let mut report = WriteReport::default();
     for (path, text) in &next {
         match disk.generated.get(*path) {
@@ -263,10 +272,15 @@ fn build_and_swap(
         let to = staging.join(path);
         fs::copy(root.join(path), &to).map_err(|e| Error::io("copy", &root.join(path), e))?;
     }
+    // Each directory once, not once per file.
+    let mut created: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (path, text) in next {
         let to = staging.join(path);
-        if let Some(dir) = to.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        let parent_dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        if created.insert(parent_dir) {
+            if let Some(dir) = to.parent() {
+                fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+            }
         }
         let mut file = fs::File::create(&to).map_err(|e| Error::io("write", &to, e))?;
         file.write_all(text.as_bytes())
@@ -304,6 +318,52 @@ fn build_and_swap(
     }
 }
 
+/// Refuses a rendered file, or a directory leading to one, whose path differs only in case from
+/// a file or directory on disk that kiln did not generate: on a case-insensitive file system
+/// (macOS, Windows) the two are one, and writing one would overwrite the other.
+fn refuse_case_twins<'a>(
+    root: &Path,
+    disk: &DiskTree,
+    rendered: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    // Rendered paths are lower case (DNS-1123 labels), so only paths on disk with upper case can
+    // be twins; usually there are none and this costs one scan.
+    let mut on_disk: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for path in disk.foreign.iter().chain(&disk.dirs) {
+        let lower = path.to_lowercase();
+        if lower != *path {
+            on_disk.entry(lower).or_default().push(path);
+        }
+    }
+    if on_disk.is_empty() {
+        return Ok(());
+    }
+    for path in rendered {
+        let mut prefix = path;
+        loop {
+            if let Some(twin) = on_disk
+                .get(&prefix.to_lowercase())
+                .and_then(|twins| twins.first())
+            {
+                return Err(Error::new(
+                    ErrorKind::Unsafe,
+                    format!(
+                        "differs only in case from the rendered `{prefix}`; on a \
+                         case-insensitive file system they are one, so kiln would overwrite \
+                         it: rename or move it"
+                    ),
+                )
+                .at(Location::file(root.join(twin))));
+            }
+            match prefix.rsplit_once('/') {
+                Some((dir, _)) => prefix = dir,
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Directories that held only generated files which are gone now are removed too.
 fn remove_empty_generated_dirs(staging: &Path, disk: &DiskTree, next: &BTreeMap<&str, &str>) {
     for dir in disk.dirs.iter().rev() {
@@ -317,16 +377,33 @@ fn remove_empty_generated_dirs(staging: &Path, disk: &DiskTree, next: &BTreeMap<
     }
 }
 
-/// Removes staging trees left by a killed render (only kiln's own `.NAME.kiln-new-*`).
-fn clean_leftovers(parent: &Path, name: &str) {
-    let prefix = format!(".{name}.kiln-new-");
-    if let Ok(entries) = fs::read_dir(parent) {
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = fs::remove_dir_all(entry.path());
+/// Cleans up after a render that was killed: staging trees (`.NAME.kiln-new-*`) are removed,
+/// and an old tree that was moved aside (`.NAME.kiln-old-*`, only where the file system has no
+/// atomic exchange) is put back if the output root is missing, else removed. Only kiln's own
+/// names are touched; the caller holds the lock.
+fn clean_leftovers(parent: &Path, name: &str) -> Result<()> {
+    let new_prefix = format!(".{name}.kiln-new-");
+    let old_prefix = format!(".{name}.kiln-old-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Ok(());
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    let root = parent.join(name);
+    for path in entries {
+        let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+        if file_name.starts_with(&new_prefix) {
+            let _ = fs::remove_dir_all(&path);
+        } else if file_name.starts_with(&old_prefix) {
+            if fs::symlink_metadata(&root).is_err() {
+                fs::rename(&path, &root)
+                    .map_err(|e| Error::io("put back the previous tree from", &path, e))?;
+            } else {
+                let _ = fs::remove_dir_all(&path);
             }
         }
     }
+    Ok(())
 }
 
 /// An exclusive `flock` on the directory that holds the output root: no lock file to leave
@@ -365,6 +442,7 @@ pub enum Drift {
 /// Compares a rendered tree with the disk, never writing.
 pub fn check_tree(root: &Path, rendered: &Rendered) -> Result<Vec<Drift>> {
     let disk = read_tree(root)?;
+    refuse_case_twins(root, &disk, rendered.files.keys().map(String::as_str))?;
     let mut drift = Vec::new();
     for (path, file) in &rendered.files {
         match disk.generated.get(path) {

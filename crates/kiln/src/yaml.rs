@@ -12,6 +12,7 @@
 //! back as the same string; otherwise it is double-quoted (or a literal block when multi-line).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -62,6 +63,24 @@ impl Node {
                 let mut map = Map::with_capacity(entries.len());
                 for (key, node) in entries {
                     map.insert(key.name.clone(), node.to_json());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// Like [`Node::to_json`], but moves the strings instead of copying them.
+    pub fn into_json(self) -> Value {
+        match self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(b),
+            NodeValue::Number(n) => Value::Number(n),
+            NodeValue::String(s) => Value::String(s),
+            NodeValue::Seq(items) => Value::Array(items.into_iter().map(Node::into_json).collect()),
+            NodeValue::Map(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, node) in entries {
+                    map.insert(key.name, node.into_json());
                 }
                 Value::Object(map)
             }
@@ -123,6 +142,7 @@ impl Node {
 /// A leading byte order mark and CRLF line endings are accepted.
 pub fn parse_documents(src: &str, file: &Path) -> Result<Vec<Node>> {
     let src = normalize_newlines(src);
+    check_printable(&src, file)?;
     let mut builder = Builder {
         file,
         events: Parser::new_from_str(&src),
@@ -151,6 +171,48 @@ pub fn parse_document(src: &str, file: &Path) -> Result<Node> {
             .at(Location::at(file, second.line, second.column)))
         }
     }
+}
+
+/// The longest mapping key kiln reads, as kiln would write it (quoted and escaped if need be):
+/// YAML limits an implicit key to 1024 characters, so a longer one could not be written back.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// Refuses characters YAML does not allow in a stream (C0 and C1 controls other than tab and
+/// line feed, DEL, U+FFFE, U+FFFF), naming the line and column of the first. Some parsers let
+/// them through; kiln's output would then not read back.
+fn check_printable(src: &str, file: &Path) -> Result<()> {
+    let b = src.as_bytes();
+    let bad_at = b.iter().enumerate().position(|(i, &c)| match c {
+        b'\t' | b'\n' => false,
+        0..=0x1f | 0x7f => true,
+        // U+0080..U+009F except U+0085 (NEL), in UTF-8.
+        0xc2 => b
+            .get(i + 1)
+            .is_some_and(|&n| (0x80..=0x9f).contains(&n) && n != 0x85),
+        // U+FFFE and U+FFFF.
+        0xef => b.get(i + 1) == Some(&0xbf) && matches!(b.get(i + 2), Some(0xbe | 0xbf)),
+        _ => false,
+    });
+    let Some(at) = bad_at else {
+        return Ok(());
+    };
+    let ch = src[at..].chars().next().expect("a character starts here");
+    let line = src[..at].matches('\n').count() + 1;
+    let column = src[..at]
+        .rfind('\n')
+        .map_or(src[..at].chars().count(), |nl| {
+            src[nl + 1..at].chars().count()
+        })
+        + 1;
+    Err(Error::new(
+        ErrorKind::Yaml,
+        format!(
+            "control character U+{:04X} is not allowed in YAML; write it as an escape in a \
+             double-quoted string (\"\\u{:04X}\")",
+            ch as u32, ch as u32
+        ),
+    )
+    .at(Location::at(file, line, column)))
 }
 
 /// Strips a byte order mark and turns CRLF (and lone CR) into LF.
@@ -249,6 +311,9 @@ impl<'src> Builder<'_, 'src> {
             Event::MappingStart(anchor, tag) => {
                 self.no_anchor_or_tag(span, anchor, tag.is_some())?;
                 let mut entries: Vec<(Key, Node)> = Vec::new();
+                // Duplicate keys are found by a scan while the mapping is small and by an index
+                // once it is not, so a file of many keys costs linear time, not quadratic.
+                let mut index: Option<HashMap<String, usize>> = None;
                 loop {
                     let (event, kspan) = self.next()?;
                     let name = match event {
@@ -264,17 +329,38 @@ impl<'src> Builder<'_, 'src> {
                         line: kspan.start.line(),
                         column: kspan.start.col() + 1,
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == key.name) {
+                    let first = match &index {
+                        Some(index) => index.get(&key.name).copied(),
+                        None => entries
+                            .iter()
+                            .find(|(k, _)| k.name == key.name)
+                            .map(|(k, _)| k.line),
+                    };
+                    if let Some(first) = first {
                         return Err(self.err(
                             kspan,
                             format!(
-                                "duplicate key `{}` (first defined on line {})",
-                                key.name, first.line
+                                "duplicate key `{}` (first defined on line {first})",
+                                key.name
                             ),
                         ));
                     }
                     let (event, vspan) = self.next()?;
                     let value = self.node(event, vspan, depth + 1)?;
+                    match &mut index {
+                        Some(index) => {
+                            index.insert(key.name.clone(), key.line);
+                        }
+                        None if entries.len() >= 16 => {
+                            let mut all: HashMap<String, usize> = entries
+                                .iter()
+                                .map(|(k, _)| (k.name.clone(), k.line))
+                                .collect();
+                            all.insert(key.name.clone(), key.line);
+                            index = Some(all);
+                        }
+                        None => {}
+                    }
                     entries.push((key, value));
                 }
                 NodeValue::Map(entries)
@@ -295,15 +381,38 @@ impl<'src> Builder<'_, 'src> {
                 "YAML merge keys (`<<`) are not accepted; kiln's layered defaults do that job",
             ));
         }
-        match resolve_scalar(text, style).map_err(|msg| self.err(span, msg))? {
-            NodeValue::String(s) => Ok(s),
-            NodeValue::Number(n) => Ok(n.to_string()),
-            NodeValue::Bool(_) | NodeValue::Null => Err(self.err(
-                span,
-                format!("the key `{text}` is not a string; quote it (\"{text}\")"),
-            )),
+        let name = match resolve_scalar(text, style).map_err(|msg| self.err(span, msg))? {
+            NodeValue::String(s) => s,
+            NodeValue::Number(n) => n.to_string(),
+            NodeValue::Bool(_) | NodeValue::Null => {
+                let text = abbreviate(text);
+                return Err(self.err(
+                    span,
+                    format!("the key `{text}` is not a string; quote it (\"{text}\")"),
+                ));
+            }
             _ => unreachable!("scalars resolve to scalars"),
+        };
+        // Escaping at most sextuples a character; only long keys need measuring.
+        if name.len() > MAX_KEY_LEN / 6 {
+            let written = if is_plain_safe(&name) {
+                name.len()
+            } else {
+                let mut quoted = String::new();
+                emit_double_quoted(&name, &mut quoted);
+                quoted.len()
+            };
+            if written > MAX_KEY_LEN {
+                return Err(self.err(
+                    span,
+                    format!(
+                        "a mapping key of {written} characters (as written back); YAML keys \
+                         are at most {MAX_KEY_LEN}"
+                    ),
+                ));
+            }
         }
+        Ok(name)
     }
 
     fn no_anchor_or_tag(&self, span: Span, anchor: usize, tagged: bool) -> Result<()> {
@@ -498,6 +607,7 @@ fn resolve_scalar(text: &str, style: ScalarStyle) -> std::result::Result<NodeVal
     let (v12, v11) = (read_yaml12(text), read_yaml11(text));
     if v11 != v12 {
         let (meaning11, meaning12) = (describe(v11), describe(v12));
+        let text = abbreviate(text);
         return Err(format!(
             "`{text}` is ambiguous: YAML 1.1 readers (Kubernetes, kubectl) read it as {meaning11}, \
              YAML 1.2 readers as {meaning12}; quote it (\"{text}\") if you mean the text"
@@ -522,31 +632,46 @@ fn describe(r: Reading) -> &'static str {
     }
 }
 
-fn canonical_number(text: &str) -> std::result::Result<Number, String> {
+/// A scalar as error messages show it: whole when short, else its start and its length.
+fn abbreviate(text: &str) -> Cow<'_, str> {
+    const SHOWN: usize = 60;
+    match text.char_indices().nth(SHOWN) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!(
+            "{}... ({} characters)",
+            &text[..end],
+            text.chars().count()
+        )),
+    }
+}
+
+fn canonical_number(full: &str) -> std::result::Result<Number, String> {
+    let text = abbreviate(full);
     let hint = |what: &str| {
+        let what = abbreviate(what);
         format!(
             "`{text}` would be read as the number {what}, not as written; write the number \
              plainly or quote it (\"{text}\") if you mean the text"
         )
     };
-    if let Ok(i) = text.parse::<i64>() {
-        return if i.to_string() == text {
+    if let Ok(i) = full.parse::<i64>() {
+        return if i.to_string() == full {
             Ok(i.into())
         } else {
             Err(hint(&i.to_string()))
         };
     }
-    if let Ok(u) = text.parse::<u64>() {
-        return if u.to_string() == text {
+    if let Ok(u) = full.parse::<u64>() {
+        return if u.to_string() == full {
             Ok(u.into())
         } else {
             Err(hint(&u.to_string()))
         };
     }
-    match text.parse::<f64>() {
+    match full.parse::<f64>() {
         Ok(f) if f.is_finite() => {
             let shown = format!("{f}");
-            if shown == text && shown.contains('.') {
+            if shown == full && shown.contains('.') {
                 Ok(Number::from_f64(f).expect("finite"))
             } else {
                 Err(hint(&shown))
@@ -564,6 +689,11 @@ pub fn emit_document(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) if !map.is_empty() => emit_map(map, 0, out),
         Value::Array(items) if !items.is_empty() => emit_seq(items, 0, out),
+        // A literal block needs indentation, which a document's own scalar does not have.
+        Value::String(s) if !is_plain_safe(s) => {
+            emit_double_quoted(s, out);
+            out.push('\n');
+        }
         scalar => {
             emit_scalar(scalar, 0, out);
             out.push('\n');
@@ -705,16 +835,29 @@ pub fn is_plain_safe(s: &str) -> bool {
 /// required to be that loose, but a string matching it is quoted on output all the same.
 fn is_yaml11_spec_float(s: &str) -> bool {
     let b = s.as_bytes();
-    let b = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(b);
-    let int_len = b.iter().take_while(|c| c.is_ascii_digit() || **c == b'_').count();
+    let b = b
+        .strip_prefix(b"-")
+        .or_else(|| b.strip_prefix(b"+"))
+        .unwrap_or(b);
+    let int_len = b
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'_')
+        .count();
     if int_len > 0 && !b[0].is_ascii_digit() {
         return false;
     }
-    let Some(rest) = b[int_len..].strip_prefix(b".") else { return false };
-    let frac_len = rest.iter().take_while(|c| c.is_ascii_digit() || **c == b'.').count();
+    let Some(rest) = b[int_len..].strip_prefix(b".") else {
+        return false;
+    };
+    let frac_len = rest
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'.')
+        .count();
     match &rest[frac_len..] {
         [] => true,
-        [b'e' | b'E', b'-' | b'+', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+        [b'e' | b'E', b'-' | b'+', digits @ ..] => {
+            !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+        }
         _ => false,
     }
 }
@@ -843,6 +986,36 @@ mod tests {
         let src = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let err = parse(&src).unwrap_err().to_string();
         assert!(err.contains("recursion limit exceeded"), "{err}");
+    }
+
+    #[test]
+    fn a_document_that_is_one_multi_line_string_reads_back() {
+        // Found by fuzzing: as a literal block at indent 0 its `---` line ended the document.
+        let value = Value::String("\n---\ns>h-\n.1".into());
+        let out = roundtrip(&value);
+        assert_eq!(out, "\"\\n---\\ns>h-\\n.1\"\n");
+        assert_eq!(parse(&out).unwrap().to_json(), value);
+    }
+
+    #[test]
+    fn many_keys_cost_linear_time_not_quadratic() {
+        // 100,000 keys: a pairwise duplicate scan would compare 5 * 10^9 pairs (minutes);
+        // the index makes it a fraction of a second even unoptimised.
+        let n = 100_000;
+        let mut src = String::with_capacity(n * 12);
+        for i in 0..n {
+            src.push_str(&format!("k{i}: {i}\n"));
+        }
+        let started = std::time::Instant::now();
+        let node = parse(&src).unwrap();
+        assert_eq!(node.as_map().unwrap().len(), n);
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+        src.push_str("k77777: again\n");
+        let err = parse(&src).unwrap_err().to_string();
+        assert!(
+            err.contains("t.yaml:100001:1: duplicate key `k77777` (first defined on line 77778)"),
+            "{err}"
+        );
     }
 
     #[test]

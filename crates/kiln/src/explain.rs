@@ -1,0 +1,1506 @@
+//! `kiln envs` and `kiln explain`: what each environment holds, and where every value came
+//! from. Pure: works on the resolved platform and its sources in memory.
+//!
+//! Settings come with the file, key and line that set them (`Component::provenance`, kept by
+//! the layer merge) and the layer that won. For a rendered field, the app's templates are
+//! rendered again with output spans (only here, never on the normal render path): the field's
+//! position in the output names the template line that wrote it, and the expression there
+//! names the data it read (`app.replicas`), which leads back to the setting (`replicas`,
+//! declared in `environments/<env>.yaml` under `apps.<app>.<kind>.replicas`).
+//!
+//! Field paths are those of `kiln diff` (`spec.template.spec.containers[name=web].image`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::{Error, ErrorKind, Location, Result};
+use crate::load::{Sources, PLATFORM_FILE, TEMPLATES_DIR};
+use crate::model::{Channel, EnvState};
+use crate::render;
+use crate::resolve::{join_dir, Component, Environment, NotDeployed, Platform};
+use crate::yaml::{self, Node, NodeValue};
+
+// ---------------------------------------------------------------------------------------------
+// kiln envs
+
+/// One environment at a glance, for `kiln envs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvSummary {
+    pub name: String,
+    pub file: PathBuf,
+    /// The environment's root in the output tree.
+    pub dir: String,
+    /// The environment's default namespace.
+    pub namespace: String,
+    /// Every namespace the environment renders into (components and bundles), sorted.
+    pub namespaces: Vec<String>,
+    pub channel: Channel,
+    pub state: EnvState,
+    /// Deployed components, by app then kind.
+    pub apps: Vec<AppSummary>,
+    pub not_deployed: Vec<NotDeployed>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AppSummary {
+    pub app: String,
+    /// The component kind (`web`).
+    pub component: String,
+    pub namespace: String,
+    /// Effective replicas (0 in a closed environment).
+    pub replicas: u32,
+    /// The declared replicas, when they differ from the effective ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared_replicas: Option<u32>,
+    /// `registry/image:tag`.
+    pub image: String,
+    pub tag: String,
+}
+
+/// Every environment of the platform, by name.
+pub fn envs(platform: &Platform) -> Vec<EnvSummary> {
+    platform.environments.iter().map(env_summary).collect()
+}
+
+fn env_summary(env: &Environment) -> EnvSummary {
+    let mut namespaces: Vec<String> = env
+        .components
+        .iter()
+        .map(|c| c.namespace.clone())
+        .chain(env.bundles.iter().map(|b| b.namespace.clone()))
+        .chain([env.namespace.clone()])
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    EnvSummary {
+        name: env.name.clone(),
+        file: env.file.clone(),
+        dir: env.dir.clone(),
+        namespace: env.namespace.clone(),
+        namespaces,
+        channel: env.channel,
+        state: env.state,
+        apps: env.components.iter().map(app_summary).collect(),
+        not_deployed: env.not_deployed.clone(),
+    }
+}
+
+fn app_summary(c: &Component) -> AppSummary {
+    let declared = c.workload.replicas.unwrap_or(1);
+    AppSummary {
+        app: c.app.clone(),
+        component: c.kind.clone(),
+        namespace: c.namespace.clone(),
+        replicas: c.derived.replicas,
+        declared_replicas: (declared != c.derived.replicas).then_some(declared),
+        image: c.derived.image_ref.clone(),
+        tag: c.workload.tag.clone().unwrap_or_default(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data model of an explanation
+
+/// Which workload layer set a value (lowest first). Later layers win.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// `kinds.<kind>.defaults` in kiln.yaml.
+    KindDefault,
+    /// `apps.<app>.components.<kind>` in kiln.yaml: the app everywhere.
+    AppDefault,
+    /// `defaults.<kind>` in the environment's file.
+    EnvDefault,
+    /// `apps.<app>.<kind>` in the environment's file.
+    Override,
+}
+
+impl Layer {
+    pub fn label(self) -> &'static str {
+        match self {
+            Layer::KindDefault => "kind default",
+            Layer::AppDefault => "app default",
+            Layer::EnvDefault => "environment default",
+            Layer::Override => "override",
+        }
+    }
+}
+
+/// Where a value was written.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Origin {
+    pub file: PathBuf,
+    /// The key path in the file: `apps.hello.web.replicas`.
+    pub key: String,
+    pub line: usize,
+    /// For workload settings: the layer of the file and key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Layer>,
+}
+
+/// An effective value and where it came from.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Setting {
+    /// The setting's path: a workload field (`health.liveness.period`), or a key of the
+    /// environment's file or of kiln.yaml.
+    pub name: String,
+    pub value: Value,
+    /// `None`: set in no file; `note` says what kiln used.
+    pub origin: Option<Origin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A value templates see (`app.replicas`), with the settings it is made of.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Reference {
+    /// As templates write it: `app.replicas`, `env.namespace`, `platform.values.x`.
+    pub expr: String,
+    /// Its value in the template context (`None` when the path is not there).
+    pub value: Option<Value>,
+    /// How kiln computes it, for derived facts and defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub from: Vec<Setting>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "explain", rename_all = "lowercase")]
+pub enum Explanation {
+    Environment(EnvExplanation),
+    App(AppExplanation),
+    Field(FieldExplanation),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvExplanation {
+    pub env: String,
+    pub file: PathBuf,
+    /// `dir`, `namespace`, `channel`, `state` and every `values` leaf.
+    pub settings: Vec<Setting>,
+    pub apps: Vec<AppSummary>,
+    pub not_deployed: Vec<NotDeployed>,
+    pub bundles: Vec<BundleExplanation>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BundleExplanation {
+    pub templates: String,
+    pub dir: String,
+    pub namespace: String,
+    pub origin: Option<Origin>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AppExplanation {
+    pub env: String,
+    pub app: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub components: Vec<ComponentExplanation>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ComponentExplanation {
+    pub kind: String,
+    pub templates: String,
+    /// Where its files land, relative to the output root.
+    pub dir: String,
+    /// `app.name`, `app.namespace`, `app.dir` and how they were chosen.
+    pub placement: Vec<Reference>,
+    /// Every effective workload leaf, by path, with the file, key, line and layer that set it.
+    pub settings: Vec<Setting>,
+    /// The facts kiln computes (`app.image_ref`, `app.replicas`, `app.pdb`, ...).
+    pub derived: Vec<Reference>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldExplanation {
+    pub env: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    pub field: String,
+    /// One entry per object and matching leaf, in render order.
+    pub hits: Vec<FieldHit>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldHit {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The output file, relative to the output root.
+    pub file: String,
+    /// The leaf's full path (the query, or a leaf below it).
+    pub path: String,
+    pub value: Value,
+    pub template: TemplateLine,
+    /// The data the template read there, and where each piece was set. Empty when the template
+    /// wrote the value literally.
+    pub references: Vec<Reference>,
+}
+
+/// The template line that wrote a value.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TemplateLine {
+    /// `templates/web/deployment.yaml.j2`.
+    pub file: PathBuf,
+    pub line: usize,
+    /// The line's source text.
+    pub source: String,
+    /// The expression (`{{ ... }}` without delimiters) that wrote the value; `None` for
+    /// literal template text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+}
+
+/// What to explain: an environment, one of its apps, or a rendered field of either.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    pub env: String,
+    pub app: Option<String>,
+    pub field: Option<String>,
+}
+
+impl Query {
+    /// Parses `ENV[/APP]` and an optional field path.
+    pub fn parse(target: &str, field: Option<&str>) -> Query {
+        let (env, app) = match target.split_once('/') {
+            Some((env, app)) => (env.to_owned(), Some(app.to_owned())),
+            None => (target.to_owned(), None),
+        };
+        Query {
+            env,
+            app,
+            field: field.map(str::to_owned),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// kiln explain
+
+/// Explains an environment, an app in it, or a rendered field. `sources` must be what
+/// `platform` was resolved from (it gives the line of every key).
+pub fn explain(platform: &Platform, sources: &Sources, query: &Query) -> Result<Explanation> {
+    let env = platform.environment(&query.env).ok_or_else(|| {
+        let known: Vec<&str> = platform
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        Error::new(
+            ErrorKind::Model,
+            format!(
+                "no environment `{}` (environments: {})",
+                query.env,
+                known.join(", ")
+            ),
+        )
+    })?;
+    let files = Files::new(platform, sources, env)?;
+    let components: Vec<&Component> = match &query.app {
+        None => env.components.iter().collect(),
+        Some(app) => {
+            let found: Vec<&Component> = env.components.iter().filter(|c| &c.app == app).collect();
+            if found.is_empty() {
+                return Err(not_here(env, app));
+            }
+            found
+        }
+    };
+    match (&query.app, &query.field) {
+        (_, Some(field)) => {
+            explain_field(platform, &files, env, query, &components, field).map(Explanation::Field)
+        }
+        (Some(app), None) => Ok(Explanation::App(AppExplanation {
+            env: env.name.clone(),
+            app: app.clone(),
+            description: platform.apps.get(app).and_then(|a| a.description.clone()),
+            components: components
+                .iter()
+                .map(|c| explain_component(&files, env, c))
+                .collect(),
+        })),
+        (None, None) => Ok(Explanation::Environment(explain_env(&files, env))),
+    }
+}
+
+fn not_here(env: &Environment, app: &str) -> Error {
+    if let Some(nd) = env.not_deployed.iter().find(|n| n.app == app) {
+        return Error::new(
+            ErrorKind::Model,
+            format!(
+                "`{app}` is listed in {} with `deploy: false` ({}): nothing is rendered for it",
+                env.name, nd.reason
+            ),
+        );
+    }
+    let mut apps: Vec<&str> = env.components.iter().map(|c| c.app.as_str()).collect();
+    apps.dedup();
+    Error::new(
+        ErrorKind::Model,
+        format!(
+            "environment `{}` has no app `{app}` (apps: {})",
+            env.name,
+            apps.join(", ")
+        ),
+    )
+}
+
+/// The parsed data files of one environment, for key lines.
+struct Files<'a> {
+    platform: &'a Platform,
+    platform_node: Node,
+    env_file: PathBuf,
+    env_node: Node,
+}
+
+impl<'a> Files<'a> {
+    fn new(platform: &'a Platform, sources: &Sources, env: &Environment) -> Result<Files<'a>> {
+        let platform_node = yaml::parse_document(&sources.platform.text, &sources.platform.path)?;
+        let source = sources
+            .environments
+            .iter()
+            .find(|s| s.path == env.file)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Io,
+                    "the sources do not hold this environment's file (explain needs the \
+                     sources the platform was resolved from)",
+                )
+                .at(Location::file(&env.file))
+            })?;
+        let env_node = yaml::parse_document(&source.text, &source.path)?;
+        Ok(Files {
+            platform,
+            platform_node,
+            env_file: env.file.clone(),
+            env_node,
+        })
+    }
+
+    /// A setting of the environment's file at `key`; `default` when the key is not there.
+    fn env_setting(&self, key: &str, default: Option<Value>) -> Setting {
+        file_setting(&self.env_node, &self.env_file, key, default)
+    }
+
+    fn platform_setting(&self, key: &str) -> Setting {
+        file_setting(&self.platform_node, Path::new(PLATFORM_FILE), key, None)
+    }
+}
+
+fn file_setting(root: &Node, file: &Path, key: &str, default: Option<Value>) -> Setting {
+    match find_key(root, key) {
+        Some((line, node)) => Setting {
+            name: key.to_owned(),
+            value: node.to_json(),
+            origin: Some(Origin {
+                file: file.to_path_buf(),
+                key: key.to_owned(),
+                line,
+                layer: None,
+            }),
+            note: None,
+        },
+        None => Setting {
+            name: key.to_owned(),
+            value: default.unwrap_or(Value::Null),
+            origin: None,
+            note: Some("not set: kiln's default".into()),
+        },
+    }
+}
+
+/// The node at a dotted key path and the line of its key (or of the item, in a sequence).
+fn find_key<'n>(root: &'n Node, key: &str) -> Option<(usize, &'n Node)> {
+    let mut node = root;
+    let mut line = root.line;
+    for segment in key.split('.').filter(|s| !s.is_empty()) {
+        match &node.value {
+            NodeValue::Map(entries) => {
+                let (k, v) = entries.iter().find(|(k, _)| k.name == segment)?;
+                line = k.line;
+                node = v;
+            }
+            NodeValue::Seq(items) => {
+                node = items.get(segment.parse::<usize>().ok()?)?;
+                line = node.line;
+            }
+            _ => return None,
+        }
+    }
+    Some((line, node))
+}
+
+fn explain_env(files: &Files<'_>, env: &Environment) -> EnvExplanation {
+    let mut settings = vec![
+        files.env_setting("dir", None),
+        files.env_setting("namespace", None),
+        files.env_setting("channel", None),
+        files.env_setting("state", Some(json!("open"))),
+    ];
+    if let Some(values) = files.env_node.get("values") {
+        for (path, _) in leaves(values, "values") {
+            settings.push(files.env_setting(&path, None));
+        }
+    }
+    let bundles = env
+        .bundles
+        .iter()
+        .enumerate()
+        .map(|(i, b)| BundleExplanation {
+            templates: b.templates.clone(),
+            dir: b.dir.clone(),
+            namespace: b.namespace.clone(),
+            origin: files.env_setting(&format!("bundles.{i}"), None).origin,
+        })
+        .collect();
+    EnvExplanation {
+        env: env.name.clone(),
+        file: env.file.clone(),
+        settings,
+        apps: env.components.iter().map(app_summary).collect(),
+        not_deployed: env.not_deployed.clone(),
+        bundles,
+    }
+}
+
+/// Dotted paths of a data node's leaves (`values.a.b`), in document order.
+fn leaves(node: &Node, prefix: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    match &node.value {
+        NodeValue::Map(entries) if !entries.is_empty() => {
+            for (k, v) in entries {
+                out.extend(leaves(v, &format!("{prefix}.{}", k.name)));
+            }
+        }
+        _ => out.push((prefix.to_owned(), node.to_json())),
+    }
+    out
+}
+
+fn explain_component(files: &Files<'_>, env: &Environment, c: &Component) -> ComponentExplanation {
+    let ctx = component_context(files.platform, env, c);
+    let ctx_lookup = |expr: &str| lookup(&ctx, expr);
+    let placement = ["app.name", "app.namespace", "app.dir"]
+        .iter()
+        .filter_map(|expr| resolve_reference(files, env, Some(c), None, expr, &ctx_lookup))
+        .collect();
+    let workload = serde_json::to_value(&c.workload).unwrap_or(Value::Null);
+    let mut settings: Vec<Setting> = c
+        .provenance
+        .iter()
+        .map(|(path, source)| workload_setting(&workload, path, source))
+        .collect();
+    if !c.provenance.contains_key("health.port") {
+        if let Some(port) = ctx_lookup("app.health.port").filter(|v| !v.is_null()) {
+            settings.push(Setting {
+                name: "health.port".into(),
+                value: port,
+                origin: c.provenance.get("port").map(origin_of),
+                note: Some("not set: health.port defaults to port".into()),
+            });
+            settings.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+    }
+    let derived = [
+        "app.image_ref",
+        "app.replicas",
+        "app.multi_replica",
+        "app.pdb",
+        "app.secret",
+    ]
+    .iter()
+    .filter_map(|expr| resolve_reference(files, env, Some(c), None, expr, &ctx_lookup))
+    .collect();
+    ComponentExplanation {
+        kind: c.kind.clone(),
+        templates: c.templates.clone(),
+        dir: c.dir.clone(),
+        placement,
+        settings,
+        derived,
+    }
+}
+
+fn layer_of(source: &crate::resolve::Source) -> Layer {
+    let from_platform = source.file == Path::new(PLATFORM_FILE);
+    match (from_platform, source.key.starts_with("kinds.")) {
+        (true, true) => Layer::KindDefault,
+        (true, false) => Layer::AppDefault,
+        (false, _) if source.key.starts_with("defaults.") => Layer::EnvDefault,
+        (false, _) => Layer::Override,
+    }
+}
+
+fn origin_of(source: &crate::resolve::Source) -> Origin {
+    Origin {
+        file: source.file.clone(),
+        key: source.key.clone(),
+        line: source.line,
+        layer: Some(layer_of(source)),
+    }
+}
+
+fn workload_setting(workload: &Value, path: &str, source: &crate::resolve::Source) -> Setting {
+    Setting {
+        name: path.to_owned(),
+        value: lookup_path(workload, path).unwrap_or(Value::Null),
+        origin: Some(origin_of(source)),
+        note: None,
+    }
+}
+
+/// The full template context of a component, as `render` builds it.
+fn component_context(platform: &Platform, env: &Environment, c: &Component) -> Value {
+    json!({
+        "platform": render::platform_context(platform),
+        "env": render::env_context(env),
+        "app": render::app_context(c),
+    })
+}
+
+fn lookup(ctx: &Value, expr: &str) -> Option<Value> {
+    lookup_path(ctx, expr)
+}
+
+fn lookup_path(value: &Value, path: &str) -> Option<Value> {
+    let mut v = value;
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        v = match v {
+            Value::Object(map) => map.get(segment)?,
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v.clone())
+}
+
+/// What a template reference is made of. `c` is the component whose template reads it;
+/// `bundle` the index of the bundle, for a bundle's templates.
+fn resolve_reference(
+    files: &Files<'_>,
+    env: &Environment,
+    c: Option<&Component>,
+    bundle: Option<usize>,
+    expr: &str,
+    lookup: &dyn Fn(&str) -> Option<Value>,
+) -> Option<Reference> {
+    let (root, rest) = expr.split_once('.').unwrap_or((expr, ""));
+    let value = lookup(expr);
+    let mut reference = Reference {
+        expr: expr.to_owned(),
+        value,
+        rule: None,
+        from: Vec::new(),
+    };
+    match root {
+        "app" => {
+            let c = c?;
+            let first = rest.split('.').next().unwrap_or_default();
+            let workload = serde_json::to_value(&c.workload).unwrap_or(Value::Null);
+            let declared = || match c.provenance.get("replicas") {
+                Some(source) => workload_setting(&workload, "replicas", source),
+                None => Setting {
+                    name: "replicas".into(),
+                    value: json!(1),
+                    origin: None,
+                    note: Some("not set in any layer: 1".into()),
+                },
+            };
+            let closed = || {
+                (env.state == EnvState::Closed)
+                    .then(|| files.env_setting("state", Some(json!("open"))))
+            };
+            let field = |path: &str| {
+                c.provenance
+                    .get(path)
+                    .map(|s| workload_setting(&workload, path, s))
+            };
+            match first {
+                "" => return None,
+                "image_ref" => {
+                    reference.rule = Some(
+                        "registry/image:tag (the image is joined to kiln.yaml's registry unless \
+                         it contains a '/')"
+                            .into(),
+                    );
+                    if files.platform.registry.is_some() {
+                        reference.from.push(files.platform_setting("registry"));
+                    }
+                    reference.from.extend(field("image"));
+                    reference.from.extend(field("tag"));
+                }
+                "replicas" => {
+                    reference.rule = Some(
+                        "the declared replicas (1 when unset); 0 when the environment is closed"
+                            .into(),
+                    );
+                    reference.from.push(declared());
+                    reference.from.extend(closed());
+                }
+                "declared_replicas" => {
+                    reference.rule = Some("the declared replicas".into());
+                    reference.from.push(declared());
+                }
+                "multi_replica" => {
+                    reference.rule = Some("replicas >= 2".into());
+                    reference.from.push(declared());
+                    reference.from.extend(closed());
+                }
+                "pdb" => {
+                    reference.rule = Some(
+                        "{min_available: 1} with replicas >= 2, else none (a singleton's \
+                         budget would block every node drain)"
+                            .into(),
+                    );
+                    reference.from.push(declared());
+                    reference.from.extend(closed());
+                }
+                "secret" => match field("secret") {
+                    Some(setting) => reference.from.push(setting),
+                    None => reference.rule = Some("not set: `<app>-secrets`".into()),
+                },
+                "name" => {
+                    reference.rule = Some("the app's name in the catalogue".into());
+                    reference
+                        .from
+                        .push(files.env_setting(&format!("apps.{}", c.app), None));
+                    reference.from[0].value = json!(c.app);
+                }
+                "kind" => {
+                    reference.rule = Some("the component kind".into());
+                    reference
+                        .from
+                        .push(files.platform_setting(&format!("kinds.{}", c.kind)));
+                    reference.from[0].value = json!(c.kind);
+                }
+                "namespace" => {
+                    let key = format!("place.{}.namespace", c.kind);
+                    if find_key(&files.env_node, &key).is_some() {
+                        reference.from.push(files.env_setting(&key, None));
+                    } else {
+                        reference.rule = Some(format!(
+                            "the environment's namespace (no `place.{}.namespace`)",
+                            c.kind
+                        ));
+                        reference.from.push(files.env_setting("namespace", None));
+                    }
+                }
+                "dir" => {
+                    reference.rule = Some(format!(
+                        "the environment's dir joined with place.{}.dir ({{app}} is the app)",
+                        c.kind
+                    ));
+                    reference.from.push(files.env_setting("dir", None));
+                    reference
+                        .from
+                        .push(files.env_setting(&format!("place.{}.dir", c.kind), None));
+                }
+                _ => {
+                    let mut matched: Vec<Setting> = c
+                        .provenance
+                        .iter()
+                        .filter(|(p, _)| {
+                            p.as_str() == rest
+                                || p.starts_with(&format!("{rest}."))
+                                || rest.starts_with(&format!("{p}."))
+                        })
+                        .map(|(p, s)| workload_setting(&workload, p, s))
+                        .collect();
+                    if matched.is_empty() && rest == "health.port" {
+                        reference.rule = Some("not set: health.port defaults to port".into());
+                        matched.extend(field("port"));
+                    }
+                    if matched.is_empty() {
+                        reference.rule = Some("not set in any layer".into());
+                    }
+                    reference.from = matched;
+                }
+            }
+        }
+        "env" => {
+            let key = match rest {
+                "" => return None,
+                "closed" => "state",
+                "name" => {
+                    reference.rule = Some(format!("the file name: {}", env.file.display()));
+                    return Some(reference);
+                }
+                other => other,
+            };
+            let default = (key == "state").then(|| json!("open"));
+            reference.from.push(files.env_setting(key, default));
+        }
+        "platform" => {
+            if rest.is_empty() {
+                return None;
+            }
+            reference.from.push(files.platform_setting(rest));
+        }
+        "bundle" => {
+            let i = bundle?;
+            if rest.is_empty() {
+                return None;
+            }
+            let key = format!("bundles.{i}.{rest}");
+            if find_key(&files.env_node, &key).is_some() {
+                reference.from.push(files.env_setting(&key, None));
+            } else if rest == "namespace" {
+                reference.rule = Some("the environment's namespace (the bundle sets none)".into());
+                reference.from.push(files.env_setting("namespace", None));
+            } else if rest == "dir" {
+                reference.rule = Some("the environment's dir joined with the bundle's".into());
+                reference.from.push(files.env_setting("dir", None));
+            }
+        }
+        _ => return None,
+    }
+    Some(reference)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendered fields
+
+/// One unit whose templates are rendered again with spans: a component or a bundle.
+struct Unit<'a> {
+    component: Option<&'a Component>,
+    bundle: Option<usize>,
+    templates: String,
+    dir: String,
+    ctx: Value,
+}
+
+/// The units of an environment to render again: the given components and, with
+/// `with_bundles`, the environment's bundles.
+fn units<'a>(
+    platform: &Platform,
+    env: &Environment,
+    components: &[&'a Component],
+    with_bundles: bool,
+) -> Vec<Unit<'a>> {
+    let mut units: Vec<Unit<'a>> = components
+        .iter()
+        .map(|c| Unit {
+            component: Some(*c),
+            bundle: None,
+            templates: c.templates.clone(),
+            dir: c.dir.clone(),
+            ctx: component_context(platform, env, c),
+        })
+        .collect();
+    if with_bundles {
+        let apps: Vec<Value> = env.components.iter().map(render::app_context).collect();
+        for (i, b) in env.bundles.iter().enumerate() {
+            units.push(Unit {
+                component: None,
+                bundle: Some(i),
+                templates: b.templates.clone(),
+                dir: b.dir.clone(),
+                ctx: json!({
+                    "platform": render::platform_context(platform),
+                    "env": render::env_context(env),
+                    "bundle": b,
+                    "apps": apps,
+                }),
+            });
+        }
+    }
+    units
+}
+
+/// One template's output for a unit, rendered again with output spans.
+struct Spanned {
+    /// The template's name (`web/deployment.yaml.j2`).
+    name: String,
+    template_path: PathBuf,
+    /// The output file, relative to the output root.
+    out_path: String,
+    text: String,
+    spans: Vec<minijinja::OutputSpan>,
+}
+
+/// Renders a unit's templates as `render` does, with output spans.
+fn render_spanned(
+    jinja: &minijinja::Environment<'_>,
+    sets: &BTreeMap<String, Vec<String>>,
+    unit: &Unit<'_>,
+) -> Result<Vec<Spanned>> {
+    let ctx = minijinja::Value::from(minijinja::value::Serde(&unit.ctx));
+    let mut out = Vec::new();
+    for file in sets
+        .get(&unit.templates)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let name = format!("{}/{file}", unit.templates);
+        let template_path = Path::new(TEMPLATES_DIR).join(&name);
+        let template = jinja
+            .get_template(&name)
+            .map_err(|e| jinja_error(&e, &name))?;
+        let (text, spans) = template
+            .render_with_spans(&ctx)
+            .map_err(|e| jinja_error(&e, &name))?;
+        let out_name = render::output_name(file).map_err(|msg| {
+            Error::new(ErrorKind::Template, msg).at(Location::file(&template_path))
+        })?;
+        out.push(Spanned {
+            out_path: join_dir(&unit.dir, &out_name),
+            name,
+            template_path,
+            text,
+            spans,
+        });
+    }
+    Ok(out)
+}
+
+fn explain_field(
+    platform: &Platform,
+    files: &Files<'_>,
+    env: &Environment,
+    query: &Query,
+    components: &[&Component],
+    field: &str,
+) -> Result<FieldExplanation> {
+    let jinja = render::jinja(platform)?;
+    let sets = render::template_sets(platform);
+    let units = units(platform, env, components, query.app.is_none());
+
+    let aliases_by_template: BTreeMap<&str, BTreeMap<String, Vec<String>>> = platform
+        .templates
+        .iter()
+        .filter_map(|t| Some((t.path.to_str()?, loop_aliases(&t.text))))
+        .collect();
+    let no_aliases = BTreeMap::new();
+    let mut hits = Vec::new();
+    let mut all_paths: Vec<String> = Vec::new();
+    for unit in &units {
+        for Spanned {
+            name,
+            template_path,
+            out_path,
+            text,
+            spans,
+        } in render_spanned(&jinja, &sets, unit)?
+        {
+            let line_starts: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            for doc in yaml::parse_documents(&text, &template_path)? {
+                let object = doc.to_json();
+                let mut positions = Vec::new();
+                node_leaves(&doc, String::new(), &mut positions);
+                for (path, node) in positions {
+                    let selected = path == field
+                        || path
+                            .strip_prefix(field)
+                            .is_some_and(|r| r.starts_with('.') || r.starts_with('['));
+                    if !selected {
+                        all_paths.push(path);
+                        continue;
+                    }
+                    let offset = offset_of(&text, &line_starts, node.line, node.column);
+                    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+                    let value = node.to_json();
+                    let (source, exprs) =
+                        source_of(platform, &text, &spans, offset, line_end, &name);
+                    let aliases = aliases_by_template
+                        .get(source.file_name.as_str())
+                        .unwrap_or(&no_aliases);
+                    let mut references = Vec::new();
+                    let ctx_lookup = |expr: &str| lookup(&unit.ctx, expr);
+                    for (expr, via) in exprs.iter().flat_map(|e| expand_references(e, aliases)) {
+                        if references.iter().any(|r: &Reference| r.expr == expr) {
+                            continue;
+                        }
+                        if let Some(mut r) = resolve_reference(
+                            files,
+                            env,
+                            unit.component,
+                            unit.bundle,
+                            &expr,
+                            &ctx_lookup,
+                        ) {
+                            if let Some(alias) = via {
+                                r.rule = Some(match r.rule {
+                                    Some(rule) => format!("via `{alias}`; {rule}"),
+                                    None => format!("via `{alias}`"),
+                                });
+                            }
+                            references.push(r);
+                        }
+                    }
+                    narrow(&mut references, &value);
+                    hits.push(FieldHit {
+                        kind: object["kind"].as_str().unwrap_or_default().to_owned(),
+                        namespace: object["metadata"]["namespace"].as_str().map(str::to_owned),
+                        name: object["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        file: out_path.clone(),
+                        path,
+                        value,
+                        template: source.line,
+                        references,
+                    });
+                }
+            }
+        }
+    }
+    if hits.is_empty() {
+        let last = field
+            .rsplit(['.', '['])
+            .next()
+            .unwrap_or(field)
+            .trim_end_matches(']');
+        all_paths.sort();
+        all_paths.dedup();
+        let similar: Vec<&str> = all_paths
+            .iter()
+            .filter(|p| p.contains(field) || p.ends_with(&format!(".{last}")))
+            .take(8)
+            .map(String::as_str)
+            .collect();
+        let whom = match &query.app {
+            Some(app) => format!("`{app}` in {}", env.name),
+            None => format!("environment {}", env.name),
+        };
+        let hint = if similar.is_empty() {
+            String::new()
+        } else {
+            format!("; similar: {}", similar.join(", "))
+        };
+        return Err(Error::new(
+            ErrorKind::Model,
+            format!("no object of {whom} has the field `{field}`{hint}"),
+        ));
+    }
+    Ok(FieldExplanation {
+        env: env.name.clone(),
+        app: query.app.clone(),
+        field: field.to_owned(),
+        hits,
+    })
+}
+
+fn jinja_error(err: &minijinja::Error, name: &str) -> Error {
+    let file = Path::new(TEMPLATES_DIR).join(err.name().unwrap_or(name));
+    let mut location = Location::file(file);
+    location.line = err.line();
+    Error::new(
+        ErrorKind::Template,
+        err.detail().unwrap_or("template error").to_owned(),
+    )
+    .at(location)
+}
+
+/// Every leaf of a parsed YAML document with its path, in the syntax of `kiln diff`
+/// (`crate::diff::flatten`): `a.b`, `list[name=x]`, `list[0]`, `map["odd.key"]`.
+fn node_leaves<'n>(node: &'n Node, path: String, out: &mut Vec<(String, &'n Node)>) {
+    match &node.value {
+        NodeValue::Map(entries) if !entries.is_empty() => {
+            for (k, v) in entries {
+                let simple = k
+                    .name
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+                let child = match (path.is_empty(), simple) {
+                    (true, true) => k.name.clone(),
+                    (false, true) => format!("{path}.{}", k.name),
+                    (_, false) => format!(
+                        "{path}[{}]",
+                        serde_json::to_string(&k.name).expect("a string")
+                    ),
+                };
+                node_leaves(v, child, out);
+            }
+        }
+        NodeValue::Seq(items) if !items.is_empty() => {
+            let names: Vec<Option<&str>> = items
+                .iter()
+                .map(|i| match i.get("name").map(|n| &n.value) {
+                    Some(NodeValue::String(s)) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let mut unique: Vec<&str> = names.iter().flatten().copied().collect();
+            unique.sort_unstable();
+            unique.dedup();
+            let named = names.iter().all(Option::is_some) && unique.len() == items.len();
+            for (i, item) in items.iter().enumerate() {
+                let child = match names[i] {
+                    Some(name) if named => format!("{path}[name={name}]"),
+                    _ => format!("{path}[{i}]"),
+                };
+                node_leaves(item, child, out);
+            }
+        }
+        _ => out.push((path, node)),
+    }
+}
+
+/// The byte offset of a 1-based line and (character) column in `text`.
+fn offset_of(text: &str, line_starts: &[usize], line: usize, column: usize) -> usize {
+    let start = line_starts
+        .get(line.saturating_sub(1))
+        .copied()
+        .unwrap_or(text.len());
+    let rest = &text[start..];
+    rest.char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(text.len(), |(i, _)| start + i)
+}
+
+struct SourceOf {
+    line: TemplateLine,
+    /// The template's name as minijinja knows it (`web/deployment.yaml.j2`).
+    file_name: String,
+}
+
+/// The template line that wrote output bytes `offset..line_end`, and the expressions there.
+fn source_of(
+    platform: &Platform,
+    text: &str,
+    spans: &[minijinja::OutputSpan],
+    offset: usize,
+    line_end: usize,
+    name: &str,
+) -> (SourceOf, Vec<String>) {
+    let end = line_end.max(offset + 1);
+    let overlapping: Vec<&minijinja::OutputSpan> = spans
+        .iter()
+        .filter(|s| {
+            let r = s.output_range();
+            r.start < end && r.end > offset
+        })
+        .collect();
+    let expressions: Vec<&minijinja::OutputSpan> = overlapping
+        .iter()
+        .copied()
+        .filter(|s| s.kind() == minijinja::OutputSpanKind::Expression)
+        .collect();
+    let chosen = expressions.first().copied().or_else(|| {
+        overlapping
+            .iter()
+            .copied()
+            .find(|s| s.output_range().contains(&offset))
+    });
+    let template_text = |n: &str| {
+        platform
+            .templates
+            .iter()
+            .find(|t| t.path.to_str() == Some(n))
+            .map(|t| t.text.as_str())
+    };
+    let (file_name, line) = match chosen {
+        // Literal text is written as it stands in the template: count its lines up to the
+        // value (a literal span can run over many lines, a loop body for instance).
+        Some(span) if span.kind() == minijinja::OutputSpanKind::Raw => {
+            let start = span.output_range().start;
+            let newlines = text
+                .get(start..offset)
+                .map_or(0, |t| t.matches('\n').count());
+            (span.name().to_owned(), span.line() + newlines)
+        }
+        Some(span) => (span.name().to_owned(), span.line()),
+        None => (name.to_owned(), 0),
+    };
+    let source = template_text(&file_name)
+        .and_then(|t| t.lines().nth(line.saturating_sub(1)))
+        .unwrap_or_default()
+        .to_owned();
+    let exprs: Vec<String> = expressions
+        .iter()
+        .filter_map(|s| {
+            Some(
+                template_text(s.name())?
+                    .get(s.source_range())?
+                    .trim()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let line = TemplateLine {
+        file: Path::new(TEMPLATES_DIR).join(&file_name),
+        line,
+        source,
+        expression: exprs.first().cloned(),
+    };
+    (SourceOf { line, file_name }, exprs)
+}
+
+/// The context paths an expression reads (`app.health.liveness`), each with the loop or `set`
+/// variable it went through, if any.
+fn expand_references(
+    expr: &str,
+    aliases: &BTreeMap<String, Vec<String>>,
+) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for chain in chains(expr) {
+        let root = chain.split('.').next().unwrap_or_default();
+        if matches!(root, "app" | "env" | "platform" | "bundle") {
+            out.push((chain, None));
+        } else if let Some(targets) = aliases.get(root) {
+            for target in targets {
+                out.push((target.clone(), Some(root.to_owned())));
+            }
+        }
+    }
+    out
+}
+
+/// Variables bound by `{% for x in EXPR %}` and `{% set x = EXPR %}`, to the context paths
+/// EXPR reads (scopes are ignored: a name bound twice maps to both).
+fn loop_aliases(source: &str) -> BTreeMap<String, Vec<String>> {
+    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("{%") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("%}") else {
+            break;
+        };
+        let tag = after[..end].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        rest = &after[end + 2..];
+        let (vars, expr) = if let Some(body) = tag.strip_prefix("for ") {
+            let Some((vars, expr)) = body.split_once(" in ") else {
+                continue;
+            };
+            let expr = expr.split(" if ").next().unwrap_or(expr);
+            (vars, expr.trim_end_matches(" recursive"))
+        } else if let Some(body) = tag.strip_prefix("set ") {
+            let Some((vars, expr)) = body.split_once('=') else {
+                continue;
+            };
+            (vars, expr)
+        } else {
+            continue;
+        };
+        let mut targets = Vec::new();
+        for (chain, _) in expand_references(expr, &aliases) {
+            if !targets.contains(&chain) {
+                targets.push(chain);
+            }
+        }
+        if targets.is_empty() {
+            continue;
+        }
+        for var in vars.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            let entry = aliases.entry(var.to_owned()).or_default();
+            for t in &targets {
+                if !entry.contains(t) {
+                    entry.push(t.clone());
+                }
+            }
+        }
+    }
+    aliases
+}
+
+/// The variable paths of an expression: `a.b["c"].d` as `a.b.c.d`, outside string literals;
+/// a path followed by `(` loses its last segment (a method or macro call).
+fn chains(expr: &str) -> Vec<String> {
+    let chars: Vec<char> = expr.chars().collect();
+    let ident_start = |c: char| c.is_ascii_alphabetic() || c == '_';
+    let ident_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    let mut i = 0;
+    // The last character outside whitespace and string literals.
+    let mut last = ' ';
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '\'' {
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+            last = c;
+            continue;
+        }
+        let inside_token = i > 0 && ident_char(chars[i - 1]);
+        if !ident_start(c) || inside_token || last == '.' {
+            if !c.is_whitespace() {
+                last = c;
+            }
+            i += 1;
+            continue;
+        }
+        let read_ident = |i: &mut usize| {
+            let start = *i;
+            while *i < chars.len() && ident_char(chars[*i]) {
+                *i += 1;
+            }
+            chars[start..*i].iter().collect::<String>()
+        };
+        let mut segments = vec![read_ident(&mut i)];
+        loop {
+            if i + 1 < chars.len() && chars[i] == '.' && ident_start(chars[i + 1]) {
+                i += 1;
+                segments.push(read_ident(&mut i));
+            } else if i < chars.len() && chars[i] == '[' {
+                let Some(close) = chars[i..].iter().position(|&c| c == ']').map(|p| i + p) else {
+                    break;
+                };
+                let inner: String = chars[i + 1..close].iter().collect();
+                let inner = inner.trim();
+                let key = inner
+                    .strip_prefix('"')
+                    .and_then(|s| s.strip_suffix('"'))
+                    .or_else(|| inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+                    .map(str::to_owned)
+                    .or_else(|| inner.parse::<usize>().ok().map(|n| n.to_string()));
+                match key {
+                    Some(key) => {
+                        segments.push(key);
+                        i = close + 1;
+                    }
+                    None => break,
+                }
+            } else {
+                break;
+            }
+        }
+        if i < chars.len() && chars[i] == '(' {
+            segments.pop();
+        }
+        if !segments.is_empty() {
+            out.push(segments.join("."));
+        }
+        last = chars[i - 1];
+    }
+    out
+}
+
+/// When an expression reads several values (a macro call with many arguments), keeps those
+/// whose value is the rendered one, if any is; derived facts are kept as they are.
+fn narrow(references: &mut Vec<Reference>, value: &Value) {
+    let same = |v: &Value| {
+        v == value
+            || scalar_text(v).is_some_and(|a| scalar_text(value).is_some_and(|b| a == b))
+            || v.as_array().is_some_and(|items| items.contains(value))
+    };
+    if references.len() > 1 {
+        let keep: Vec<bool> = references
+            .iter()
+            .map(|r| r.value.as_ref().is_some_and(same) || r.from.iter().any(|s| same(&s.value)))
+            .collect();
+        if keep.iter().any(|k| *k) {
+            let mut k = keep.iter();
+            references.retain(|_| *k.next().expect("one flag per reference"));
+        }
+    }
+    for r in references.iter_mut() {
+        if r.rule.is_none() && r.from.len() > 1 && r.from.iter().any(|s| same(&s.value)) {
+            r.from.retain(|s| same(&s.value));
+        }
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scaffold and every platform of this repository (read from disk, names unknown).
+    fn platform_dirs() -> Vec<PathBuf> {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let repo = manifest.join("../..");
+        let mut dirs = vec![manifest.join("scaffold"), repo.clone()];
+        if let Ok(entries) = std::fs::read_dir(repo.join("examples")) {
+            let mut examples: Vec<PathBuf> = entries
+                .filter_map(|e| Some(e.ok()?.path()))
+                .filter(|p| p.join(PLATFORM_FILE).is_file())
+                .collect();
+            examples.sort();
+            dirs.extend(examples);
+        }
+        dirs
+    }
+
+    /// Explain renders apart from `render`; both must produce the same objects, or the
+    /// template lines it names would be those of some other output.
+    #[test]
+    fn the_spanned_render_is_the_normal_render() {
+        for dir in platform_dirs() {
+            let platform = crate::resolve(&crate::load(&dir).unwrap()).unwrap();
+            let rendered = render::render(&platform).unwrap();
+            let jinja = render::jinja(&platform).unwrap();
+            let sets = render::template_sets(&platform);
+            let mut seen = 0;
+            for env in &platform.environments {
+                let components: Vec<&Component> = env.components.iter().collect();
+                for unit in units(&platform, env, &components, true) {
+                    for spanned in render_spanned(&jinja, &sets, &unit).unwrap() {
+                        let objects: Vec<Value> =
+                            yaml::parse_documents(&spanned.text, &spanned.template_path)
+                                .unwrap()
+                                .iter()
+                                .map(Node::to_json)
+                                .collect();
+                        let want = rendered
+                            .files
+                            .get(&spanned.out_path)
+                            .map(|f| f.objects.clone())
+                            .unwrap_or_default();
+                        assert_eq!(objects, want, "{}: {}", dir.display(), spanned.out_path);
+                        seen += objects.len();
+                    }
+                }
+            }
+            let total: usize = rendered.files.values().map(|f| f.objects.len()).sum();
+            assert_eq!(seen, total, "{}", dir.display());
+        }
+    }
+
+    /// Every object of every platform: each leaf is traced to a template line, and every
+    /// reference to `app` data that the app sets leads to a file, key and line.
+    #[test]
+    fn every_rendered_leaf_has_a_template_line() {
+        for dir in platform_dirs() {
+            let sources = crate::load(&dir).unwrap();
+            let platform = crate::resolve(&sources).unwrap();
+            for env in &platform.environments {
+                let query = Query::parse(&env.name, Some("metadata"));
+                let Explanation::Field(f) = explain(&platform, &sources, &query).unwrap() else {
+                    panic!("a field query explains a field");
+                };
+                for hit in &f.hits {
+                    assert!(hit.template.line > 0, "{}: {hit:?}", dir.display());
+                    assert!(!hit.template.source.is_empty(), "{hit:?}");
+                }
+                for c in &env.components {
+                    let query = Query::parse(&format!("{}/{}", env.name, c.app), None);
+                    let Explanation::App(a) = explain(&platform, &sources, &query).unwrap() else {
+                        panic!("an app query explains an app");
+                    };
+                    for component in &a.components {
+                        for setting in &component.settings {
+                            let origin = setting.origin.as_ref().expect("settings have origins");
+                            assert!(origin.line > 0, "{setting:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn leaf_paths_are_the_paths_of_kiln_diff() {
+        let text = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello
+  annotations:
+    example.com/odd.key: "x"
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+        - name: hello
+          image: reg/hello:1
+          args: [a, b]
+          env: []
+        - name: side
+          ports: [{containerPort: 1}, {containerPort: 2}]
+      volumes:
+        - {name: a}
+        - {name: a}
+      empty: {}
+"#;
+        let doc = yaml::parse_document(text, Path::new("t.yaml")).unwrap();
+        let mut ours = Vec::new();
+        node_leaves(&doc, String::new(), &mut ours);
+        let ours: Vec<(String, Value)> = ours.into_iter().map(|(p, n)| (p, n.to_json())).collect();
+        let theirs: Vec<(String, Value)> =
+            crate::diff::flatten(&doc.to_json()).into_iter().collect();
+        assert_eq!(ours, theirs);
+        assert!(ours
+            .iter()
+            .any(|(p, _)| p == "spec.template.spec.containers[name=hello].image"));
+    }
+
+    #[test]
+    fn expressions_name_the_context_paths_they_read() {
+        assert_eq!(chains("app.replicas"), ["app.replicas"]);
+        assert_eq!(
+            chains(
+                r#"k8s.http_probe(app.health.path, app.health.port, app.health.liveness) | indent(12)"#
+            ),
+            [
+                "k8s",
+                "app.health.path",
+                "app.health.port",
+                "app.health.liveness"
+            ]
+        );
+        assert_eq!(
+            chains("host in app.hosts if x"),
+            ["host", "in", "app.hosts", "if", "x"]
+        );
+        assert_eq!(
+            chains(r#"(app.name ~ "-tls.app.x") | tojson"#),
+            ["app.name", "tojson"]
+        );
+        assert_eq!(
+            chains(r#"platform.values["image_pull_secret"] | tojson"#),
+            ["platform.values.image_pull_secret", "tojson"]
+        );
+        assert_eq!(chains("app.hosts[0]"), ["app.hosts.0"]);
+        let aliases =
+            loop_aliases("{% for host in app.hosts %}\n{% for k, v in app.env | dictsort %}");
+        assert_eq!(aliases["host"], ["app.hosts"]);
+        assert_eq!(aliases["v"], ["app.env"]);
+        assert_eq!(
+            expand_references("host | tojson", &aliases),
+            [("app.hosts".to_owned(), Some("host".to_owned()))]
+        );
+    }
+
+    #[test]
+    fn a_macro_call_narrows_to_the_arguments_with_the_rendered_value() {
+        let setting = |name: &str, value: Value| Setting {
+            name: name.into(),
+            value,
+            origin: None,
+            note: None,
+        };
+        let mut refs = vec![
+            Reference {
+                expr: "app.health.path".into(),
+                value: Some(json!("/healthz")),
+                rule: None,
+                from: vec![setting("health.path", json!("/healthz"))],
+            },
+            Reference {
+                expr: "app.health.liveness".into(),
+                value: Some(json!({"period": 20, "timeout": 1})),
+                rule: None,
+                from: vec![
+                    setting("health.liveness.period", json!(20)),
+                    setting("health.liveness.timeout", json!(1)),
+                ],
+            },
+        ];
+        narrow(&mut refs, &json!(20));
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].from.len(), 1);
+        assert_eq!(refs[0].from[0].name, "health.liveness.period");
+    }
+}

@@ -1,0 +1,173 @@
+//! The `lint:` section of kiln.yaml: what exists outside the rendered tree, the custom
+//! resources the platform uses and their schemas, which objects policies single out, and the
+//! exceptions.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Obj;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintConfig {
+    #[serde(default)]
+    pub external: External,
+    #[serde(default)]
+    pub custom_resources: Vec<CustomResource>,
+    /// Ingresses of dashboards and admin endpoints: they must carry `auth_annotation`.
+    #[serde(default)]
+    pub auth_required: Vec<ObjectSelector>,
+    /// The annotation that puts an Ingress behind an auth middleware.
+    #[serde(default)]
+    pub auth_annotation: Option<String>,
+    /// Data-stateful StatefulSets: they must use `updateStrategy: OnDelete`.
+    #[serde(default)]
+    pub data_stateful: Vec<ObjectSelector>,
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
+}
+
+/// Things that exist in the cluster but are not rendered by this platform.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct External {
+    /// Namespaces created elsewhere (by k3s, an operator, a Helm install).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Secrets created by hand or by another system, in every namespace that uses them (a
+    /// registry pull secret, a TLS secret).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub config_maps: Vec<String>,
+    #[serde(default)]
+    pub service_accounts: Vec<String>,
+}
+
+/// A custom resource kind the platform renders, with its schema.
+///
+/// The schema describes every top-level key besides `apiVersion`, `kind` and `metadata`:
+/// a mapping lists the allowed keys; `string`, `integer`, `number`, `boolean`, `object` (any
+/// mapping) and `any` are leaf types; `[T]` is a list of T; `{"*": T}` is a mapping of any keys
+/// to T.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomResource {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default = "yes")]
+    pub namespaced: bool,
+    /// A built-in kind an object of this kind creates under its own name (a OnePasswordItem
+    /// provides a `Secret`).
+    #[serde(default)]
+    pub provides: Option<String>,
+    pub schema: Value,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Picks objects by kind and name (`*` matches any run of characters).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectSelector {
+    pub kind: String,
+    #[serde(default = "star")]
+    pub name: String,
+}
+
+fn star() -> String {
+    "*".to_owned()
+}
+
+impl ObjectSelector {
+    pub(crate) fn matches(&self, obj: &Obj<'_>) -> bool {
+        self.kind == obj.kind() && glob(&self.name, obj.name())
+    }
+}
+
+/// Silences one rule, with a reason, for the objects it selects (everything, when it names no
+/// environment, app or object).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exception {
+    pub rule: String,
+    pub reason: String,
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub app: Option<String>,
+    #[serde(default)]
+    pub object: Option<ObjectSelector>,
+}
+
+impl Exception {
+    pub(crate) fn matches(&self, rule: &str, env: &str, app: Option<&str>, obj: &Obj<'_>) -> bool {
+        self.rule == rule
+            && self.env.as_deref().is_none_or(|e| e == env)
+            && self.app.as_deref().is_none_or(|a| Some(a) == app)
+            && self.object.as_ref().is_none_or(|o| o.matches(obj))
+    }
+
+    pub(crate) fn scope(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(env) = &self.env {
+            parts.push(format!("env {env}"));
+        }
+        if let Some(app) = &self.app {
+            parts.push(format!("app {app}"));
+        }
+        if let Some(o) = &self.object {
+            parts.push(format!("{} {}", o.kind, o.name));
+        }
+        if parts.is_empty() {
+            "everywhere".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first)
+        || !text[first.len()..].ends_with(last)
+        || text.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob() {
+        for (p, t, want) in [
+            ("*", "x", true),
+            ("*-backend", "app-backend", true),
+            ("*-backend", "app-site", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "acb", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("a*a", "a", false),
+        ] {
+            assert_eq!(super::glob(p, t), want, "{p} {t}");
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! `kiln lint`: typed schema checks, references across objects, and the platform's policy
+//! rules, over a rendered tree. Pure: it reads the `Rendered` objects and the platform's
+//! `lint:` configuration, and returns findings.
+//!
+//! Every finding names its rule (a stable id), the environment, the object, the field path and
+//! what goes wrong in the cluster, and points back to the template (and, where the value comes
+//! from a workload field, the data file and key) that produced it. Exceptions are data: a
+//! `lint.exceptions` entry silences one rule for an environment, app or object, with a reason,
+//! and `kiln lint` lists the active ones.
+
+mod config;
+mod policy;
+mod refs;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use config::{CustomResource, Exception, External, LintConfig, ObjectSelector};
+
+use crate::render::Rendered;
+use crate::resolve::{Component, Platform};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A rule kiln checks, with the failure it prevents.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub reason: &'static str,
+}
+
+/// Every rule, in report order.
+pub const RULES: &[Rule] = &[
+    Rule { id: "schema", severity: Severity::Error, reason: "the API server rejects (or silently drops) fields its schema does not know, so the object is not what the file says" },
+    Rule { id: "unknown-kind", severity: Severity::Error, reason: "a kind with no schema cannot be checked; declare custom resources in kiln.yaml `lint.custom_resources`" },
+    Rule { id: "duplicate-object", severity: Severity::Error, reason: "two objects with one kind, namespace and name overwrite each other on apply" },
+    Rule { id: "duplicate-host", severity: Severity::Error, reason: "a hostname served by two Ingresses routes unpredictably between them" },
+    Rule { id: "namespace-exists", severity: Severity::Error, reason: "applying into a namespace that does not exist fails" },
+    Rule { id: "service-selector", severity: Severity::Error, reason: "a Service whose selector matches no pods has no endpoints and every request fails" },
+    Rule { id: "ingress-backend", severity: Severity::Error, reason: "an Ingress backend naming a missing Service or port answers 503" },
+    Rule { id: "pdb-selector", severity: Severity::Error, reason: "a PodDisruptionBudget that selects no pods protects nothing" },
+    Rule { id: "service-account", severity: Severity::Error, reason: "pods naming a missing ServiceAccount are never created" },
+    Rule { id: "secret-ref", severity: Severity::Error, reason: "a reference to a Secret nothing provides keeps pods in CreateContainerConfigError (seed 002: secret references that never resolved)" },
+    Rule { id: "configmap-ref", severity: Severity::Error, reason: "a reference to a missing ConfigMap keeps pods from starting" },
+    Rule { id: "pvc-ref", severity: Severity::Error, reason: "a volume naming a missing PersistentVolumeClaim keeps pods Pending" },
+    Rule { id: "rolling-update", severity: Severity::Error, reason: "without maxUnavailable 0 and maxSurge >= 1 a rollout takes ready pods away before new ones pass readiness: downtime" },
+    Rule { id: "probes", severity: Severity::Error, reason: "a serving container without liveness and readiness probes on a port it declares gets traffic before it is ready and is never restarted when hung (seed 002: a probe path that 404s kills pods)" },
+    Rule { id: "pdb-replicas", severity: Severity::Error, reason: "a PodDisruptionBudget on fewer than two replicas, or one that allows no eviction, blocks every node drain (seed 002: minAvailable 1 on a singleton)" },
+    Rule { id: "spread", severity: Severity::Warning, reason: "replicas of a multi-replica workload without anti-affinity or topology spread can all land on one node and fail together" },
+    Rule { id: "startup-budget", severity: Severity::Error, reason: "a startup budget (failureThreshold x periodSeconds) shorter than the app's declared startup time kills it during startup (seed 002: the migration lock)" },
+    Rule { id: "service-account-token", severity: Severity::Error, reason: "a mounted API token the workload does not need is a credential an attacker can use" },
+    Rule { id: "image-tag", severity: Severity::Error, reason: "an image without an explicit, immutable tag (or `latest`) means git no longer says what runs" },
+    Rule { id: "resources", severity: Severity::Error, reason: "containers without requests and a memory limit are scheduled blindly and can starve or OOM-kill their neighbours" },
+    Rule { id: "ingress-tls", severity: Severity::Error, reason: "an Ingress host without TLS serves credentials and cookies in clear text" },
+    Rule { id: "auth-middleware", severity: Severity::Error, reason: "a dashboard or administration endpoint without an auth middleware is open to the internet" },
+    Rule { id: "stateful-ondelete", severity: Severity::Error, reason: "a data-stateful StatefulSet that rolls on its own can upgrade its data store without an operator watching" },
+    Rule { id: "plaintext-secret", severity: Severity::Error, reason: "a secret value in a committed manifest is leaked to everyone who can read the repository" },
+    Rule { id: "network-policy-cni", severity: Severity::Error, reason: "NetworkPolicies on a CNI that does not enforce them (k3s' Flannel) give a false sense of isolation" },
+];
+
+pub fn rule(id: &str) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.id == id)
+        .expect("every rule id used is in RULES")
+}
+
+/// One problem found.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub env: String,
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// The file in the output tree.
+    pub file: String,
+    /// Field path in the object, like `spec.template.spec.containers[name=web].livenessProbe`.
+    pub path: String,
+    pub message: String,
+    /// The template that rendered the object, and the data file and key when the value comes
+    /// from a workload setting.
+    pub source: String,
+}
+
+/// An exception in force, and how many findings it silenced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ActiveException {
+    pub rule: String,
+    pub reason: String,
+    pub scope: String,
+    pub silenced: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LintReport {
+    pub findings: Vec<Finding>,
+    pub exceptions: Vec<ActiveException>,
+}
+
+impl LintReport {
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+}
+
+/// An object with what is known about where it came from.
+pub(crate) struct Obj<'a> {
+    pub env: &'a str,
+    pub file: &'a str,
+    pub value: &'a Value,
+    pub component: Option<&'a Component>,
+    pub source: &'a str,
+}
+
+impl Obj<'_> {
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or_default()
+    }
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or_default()
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        self.value["metadata"]["namespace"].as_str()
+    }
+    pub fn title(&self) -> String {
+        match self.namespace() {
+            Some(ns) => format!("{} {ns}/{}", self.kind(), self.name()),
+            None => format!("{} {}", self.kind(), self.name()),
+        }
+    }
+}
+
+/// Collects findings; the checks call [`Sink::report`].
+pub(crate) struct Sink<'p> {
+    platform: &'p Platform,
+    findings: Vec<Finding>,
+    silenced: Vec<usize>,
+}
+
+impl Sink<'_> {
+    pub fn report(&mut self, rule_id: &'static str, obj: &Obj<'_>, path: &str, message: String) {
+        self.report_from(rule_id, obj, path, message, None);
+    }
+
+    /// Like `report`, naming the workload field the value came from (`health.startup`).
+    pub fn report_from(
+        &mut self,
+        rule_id: &'static str,
+        obj: &Obj<'_>,
+        path: &str,
+        message: String,
+        field: Option<&str>,
+    ) {
+        let app = obj.component.map(|c| c.app.as_str());
+        if let Some(i) = self
+            .platform
+            .lint
+            .exceptions
+            .iter()
+            .position(|e| e.matches(rule_id, obj.env, app, obj))
+        {
+            self.silenced[i] += 1;
+            return;
+        }
+        let mut source = match template_line(self.platform, obj.source, path) {
+            Some(line) => format!("{}:{line}", obj.source),
+            None => obj.source.to_owned(),
+        };
+        if let (Some(component), Some(field)) = (obj.component, field) {
+            let prefix = format!("{field}.");
+            let hit = component
+                .provenance
+                .iter()
+                .find(|(p, _)| p.as_str() == field || p.starts_with(&prefix));
+            if let Some((_, s)) = hit {
+                let key = if s.key.ends_with(field) {
+                    s.key.clone()
+                } else {
+                    format!("{} ({field})", s.key)
+                };
+                let _ = write!(
+                    source,
+                    "; value from {}:{} `{key}`",
+                    s.file.display(),
+                    s.line
+                );
+            }
+        }
+        let rule = rule(rule_id);
+        self.findings.push(Finding {
+            rule: rule.id,
+            severity: rule.severity,
+            env: obj.env.to_owned(),
+            object: obj.title(),
+            file: obj.file.to_owned(),
+            path: path.to_owned(),
+            message,
+            source,
+        });
+    }
+}
+
+/// The line of the template (the last path named in `source`) that writes the last key of
+/// `path`: the first line where that key starts a mapping entry. Only a pointer for people;
+/// a key written by a macro points at the macro's caller or nowhere.
+fn template_line(platform: &Platform, source: &str, path: &str) -> Option<usize> {
+    let template = source
+        .rsplit(" and templates/")
+        .next()
+        .filter(|_| source.contains(" and templates/"))?;
+    let text = &platform
+        .templates
+        .iter()
+        .find(|t| t.path.to_str() == Some(template))?
+        .text;
+    let key = path.rsplit('.').next()?.split('[').next()?;
+    if key.is_empty() {
+        return None;
+    }
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start().trim_start_matches("- ");
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// Lints every environment of a rendered platform.
+pub fn lint(platform: &Platform, rendered: &Rendered) -> LintReport {
+    // Which component or bundle rendered each file: components and bundles own the directory
+    // they are placed in, and a template `x.yaml.j2` renders `x.yaml`.
+    let mut sources: BTreeMap<&str, (Option<&Component>, String)> = BTreeMap::new();
+    for (path, file) in &rendered.files {
+        let Some(env_name) = file.env.as_deref() else {
+            continue;
+        };
+        let Some(env) = platform.environment(env_name) else {
+            continue;
+        };
+        let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+        let template = |set: &str| format!("{} and templates/{set}/{name}.j2", env.file.display());
+        let has = |set: &str| {
+            platform
+                .templates
+                .iter()
+                .any(|t| t.path.to_str() == Some(&format!("{set}/{name}.j2")))
+        };
+        let mut candidates = env
+            .components
+            .iter()
+            .filter(|c| c.dir == dir && Some(&c.app) == file.app.as_ref());
+        let component = candidates
+            .clone()
+            .find(|c| has(&c.templates))
+            .or_else(|| candidates.next());
+        let found = match component {
+            Some(c) => Some((Some(c), template(&c.templates))),
+            None => env
+                .bundles
+                .iter()
+                .find(|b| b.dir == dir && has(&b.templates))
+                .map(|b| (None, template(&b.templates))),
+        };
+        if let Some(found) = found {
+            sources.insert(path, found);
+        }
+    }
+    let mut by_env: BTreeMap<&str, Vec<Obj<'_>>> = BTreeMap::new();
+    for (path, file) in &rendered.files {
+        let Some(env) = file.env.as_deref() else {
+            continue;
+        };
+        let (component, source) = sources
+            .get(path.as_str())
+            .map(|(c, s)| (*c, s.as_str()))
+            .unwrap_or((None, ""));
+        for value in &file.objects {
+            by_env.entry(env).or_default().push(Obj {
+                env,
+                file: path,
+                value,
+                component,
+                source,
+            });
+        }
+    }
+
+    let mut sink = Sink {
+        platform,
+        findings: Vec::new(),
+        silenced: vec![0; platform.lint.exceptions.len()],
+    };
+    for objects in by_env.values() {
+        for obj in objects {
+            schema::check(platform, obj, &mut sink);
+        }
+        refs::check(platform, objects, &mut sink);
+        for obj in objects {
+            policy::check(platform, obj, &mut sink);
+        }
+    }
+    let exceptions = platform
+        .lint
+        .exceptions
+        .iter()
+        .zip(&sink.silenced)
+        .map(|(e, &silenced)| ActiveException {
+            rule: e.rule.clone(),
+            reason: e.reason.clone(),
+            scope: e.scope(),
+            silenced,
+        })
+        .collect();
+    let mut findings = sink.findings;
+    findings.sort_by(|a, b| {
+        (a.severity, &a.env, &a.file, a.rule).cmp(&(b.severity, &b.env, &b.file, b.rule))
+    });
+    LintReport {
+        findings,
+        exceptions,
+    }
+}
+
+/// Human-readable report.
+pub fn to_text(report: &LintReport, color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = String::new();
+    for f in &report.findings {
+        let (label, code) = match f.severity {
+            Severity::Error => ("error", "31"),
+            Severity::Warning => ("warning", "33"),
+        };
+        let _ = writeln!(
+            out,
+            "{}[{}]: {}: {}",
+            paint(code, label),
+            f.rule,
+            f.env,
+            f.object
+        );
+        let _ = writeln!(out, "  at {} `{}`", f.file, f.path);
+        let _ = writeln!(out, "  {}", f.message);
+        let _ = writeln!(out, "  why: {}", rule(f.rule).reason);
+        if !f.source.is_empty() {
+            let _ = writeln!(out, "  from: {}", f.source);
+        }
+    }
+    for e in &report.exceptions {
+        let _ = writeln!(
+            out,
+            "exception[{}] {}: {} (silenced {})",
+            e.rule, e.scope, e.reason, e.silenced
+        );
+    }
+    let warnings = report.findings.len() - report.errors();
+    let _ = writeln!(
+        out,
+        "lint: {} error(s), {} warning(s), {} exception(s)",
+        report.errors(),
+        warnings,
+        report.exceptions.len()
+    );
+    out
+}
+
+/// GitHub workflow commands (`::error file=...::message`), one per finding.
+pub fn to_github(report: &LintReport, output_root: &str) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let level = if f.severity == Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
+        let message = format!(
+            "{}: {} {}: {} ({})",
+            f.env, f.object, f.path, f.message, f.source
+        )
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+        let _ = writeln!(
+            out,
+            "::{level} file={output_root}/{},title=kiln lint {}::{message}",
+            f.file, f.rule
+        );
+    }
+    out
+}

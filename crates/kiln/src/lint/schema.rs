@@ -1,0 +1,273 @@
+//! Schema checks: every built-in object is deserialized into its k8s-openapi type (Kubernetes
+//! v1.34). k8s-openapi ignores fields it does not know, so `serde_ignored` reports each one it
+//! skipped: a typo like `imagePullPolcy` is an error, not a silent no-op. Custom resources are
+//! checked against the schema the platform declares in `lint.custom_resources`.
+
+use k8s_openapi::api::{
+    apps, autoscaling, batch, core, networking, policy, rbac, scheduling, storage,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::Resource;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{Obj, Sink};
+use crate::resolve::Platform;
+
+/// Problems found deserializing `value` as `T`: (path, message).
+fn typed<T: DeserializeOwned>(value: &Value) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut ignored = Vec::new();
+    let mut record = |path: serde_ignored::Path<'_>| ignored.push(path.to_string());
+    let de = serde_ignored::Deserializer::new(value, &mut record);
+    if let Err(e) = serde_path_to_error::deserialize::<_, T>(de) {
+        problems.push((e.path().to_string(), e.inner().to_string()));
+    }
+    for path in ignored {
+        let path = tidy(&path);
+        let field = path.rsplit('.').next().unwrap_or(&path).to_owned();
+        problems.push((
+            path,
+            format!(
+                "unknown field `{field}`: Kubernetes ignores or rejects it, so it has no effect"
+            ),
+        ));
+    }
+    problems
+}
+
+/// `spec.?.containers.?.0.x` (serde_ignored's form, `?` for each `Option`) to
+/// `spec.containers[0].x`.
+fn tidy(path: &str) -> String {
+    let mut out = String::new();
+    for segment in path.split('.').filter(|s| *s != "?") {
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
+macro_rules! builtins {
+    ($api:expr, $kind:expr, $value:expr; $($t:ty),* $(,)?) => {
+        match ($api, $kind) {
+            $( (<$t as Resource>::API_VERSION, <$t as Resource>::KIND) => Some(typed::<$t>($value)), )*
+            _ => None,
+        }
+    };
+}
+
+/// The problems of a built-in object, or `None` when the kind is not built in.
+fn check_builtin(api: &str, kind: &str, value: &Value) -> Option<Vec<(String, String)>> {
+    builtins!(api, kind, value;
+        core::v1::Namespace, core::v1::ServiceAccount, core::v1::Service, core::v1::ConfigMap,
+        core::v1::Secret, core::v1::PersistentVolumeClaim, core::v1::Pod, core::v1::LimitRange,
+        core::v1::ResourceQuota, core::v1::Endpoints,
+        apps::v1::Deployment, apps::v1::StatefulSet, apps::v1::DaemonSet, apps::v1::ReplicaSet,
+        batch::v1::Job, batch::v1::CronJob,
+        networking::v1::Ingress, networking::v1::IngressClass, networking::v1::NetworkPolicy,
+        policy::v1::PodDisruptionBudget,
+        rbac::v1::Role, rbac::v1::RoleBinding, rbac::v1::ClusterRole, rbac::v1::ClusterRoleBinding,
+        autoscaling::v2::HorizontalPodAutoscaler, scheduling::v1::PriorityClass,
+        storage::v1::StorageClass,
+    )
+}
+
+pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
+    let api_version = obj.value["apiVersion"].as_str().unwrap_or_default();
+    let kind = obj.kind();
+    if let Some(problems) = check_builtin(api_version, kind, obj.value) {
+        for (path, message) in problems {
+            sink.report("schema", obj, &path, message);
+        }
+        return;
+    }
+    let Some(cr) = platform
+        .lint
+        .custom_resources
+        .iter()
+        .find(|c| c.api_version == api_version && c.kind == kind)
+    else {
+        sink.report(
+            "unknown-kind",
+            obj,
+            "kind",
+            format!("`{kind}` ({api_version}) is neither a Kubernetes v1.34 built-in nor declared in kiln.yaml `lint.custom_resources`"),
+        );
+        return;
+    };
+    let mut problems = Vec::new();
+    if let Some(metadata) = obj.value.get("metadata") {
+        for (path, message) in typed::<ObjectMeta>(metadata) {
+            problems.push((format!("metadata.{path}"), message));
+        }
+    }
+    if cr.namespaced != obj.namespace().is_some() {
+        let want = if cr.namespaced {
+            "needs a `metadata.namespace`"
+        } else {
+            "is cluster-scoped: remove `metadata.namespace`"
+        };
+        problems.push(("metadata.namespace".into(), format!("`{kind}` {want}")));
+    }
+    let body: serde_json::Map<String, Value> = obj
+        .value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    validate(&cr.schema, &Value::Object(body), "", &mut problems);
+    for (path, message) in problems {
+        sink.report("schema", obj, &path, message);
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Checks `value` against a platform-declared schema (see `CustomResource`).
+pub(crate) fn validate(schema: &Value, value: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    let mismatch = |want: &str| {
+        (
+            path.to_owned(),
+            format!("expected {want}, found {}", kind_of(value)),
+        )
+    };
+    match schema {
+        Value::String(t) => {
+            let ok = match t.as_str() {
+                "string" => value.is_string(),
+                "integer" => value.is_i64() || value.is_u64(),
+                "number" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                "object" => value.is_object(),
+                "any" => true,
+                other => {
+                    out.push((
+                        path.to_owned(),
+                        format!("the declared schema has an unknown type `{other}`"),
+                    ));
+                    return;
+                }
+            };
+            if !ok {
+                out.push(mismatch(t));
+            }
+        }
+        Value::Array(item) => match (value, item.first()) {
+            (Value::Array(values), Some(item)) => {
+                for (i, v) in values.iter().enumerate() {
+                    validate(item, v, &format!("{path}[{i}]"), out);
+                }
+            }
+            (Value::Array(_), None) => {}
+            _ => out.push(mismatch("a list")),
+        },
+        Value::Object(fields) => {
+            let Value::Object(map) = value else {
+                out.push(mismatch("a mapping"));
+                return;
+            };
+            if let Some(each) = fields.get("*") {
+                for (k, v) in map {
+                    validate(each, v, &join(path, k), out);
+                }
+                return;
+            }
+            for (k, v) in map {
+                match fields.get(k) {
+                    Some(s) => validate(s, v, &join(path, k), out),
+                    None => {
+                        let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+                        out.push((
+                            join(path, k),
+                            format!(
+                                "unknown field `{k}` (the declared schema allows: {})",
+                                known.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        _ => out.push((
+            path.to_owned(),
+            "the declared schema must use type names, lists and mappings".into(),
+        )),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn typed_reports_unknown_fields_and_wrong_types() {
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "replicas": "two",
+                     "template": {"spec": {"containers": [{"name": "c", "image": "i:1", "imagePullPolcy": "Always"}]}}}
+        });
+        let problems = super::typed::<k8s_openapi::api::apps::v1::Deployment>(&deployment);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].0 == "spec.replicas" && problems[0].1.contains("invalid type"),
+            "{problems:?}"
+        );
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}},
+                     "template": {"spec": {"containers": [{"name": "c", "image": "i:1", "imagePullPolcy": "Always"}]}}}
+        });
+        let problems = super::typed::<k8s_openapi::api::apps::v1::Deployment>(&deployment);
+        assert_eq!(problems, [("spec.template.spec.containers[0].imagePullPolcy".to_owned(), "unknown field `imagePullPolcy`: Kubernetes ignores or rejects it, so it has no effect".to_owned())]);
+    }
+
+    #[test]
+    fn declared_schemas() {
+        let schema =
+            json!({"spec": {"itemPath": "string", "tags": ["string"], "labels": {"*": "string"}}});
+        let mut out = Vec::new();
+        super::validate(
+            &schema,
+            &json!({"spec": {"itemPath": "vaults/x", "tags": ["a"], "labels": {"k": "v"}}}),
+            "",
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
+        super::validate(
+            &schema,
+            &json!({"spec": {"itemPat": "x", "tags": [1], "labels": {"k": true}}, "status": {}}),
+            "",
+            &mut out,
+        );
+        let paths: Vec<&str> = out.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["spec.itemPat", "spec.tags[0]", "spec.labels.k", "status"]
+        );
+    }
+}
