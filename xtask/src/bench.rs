@@ -325,6 +325,7 @@ fn report(results: &[SizeResult], options: &Options, versions: &str) -> String {
     for r in results {
         let m: Vec<Option<f64>> = r.series.iter().map(Series::median).collect();
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if a / b < 10.0 => format!("{:.1}x", a / b),
             (Some(a), Some(b)) => format!("{:.0}x", a / b),
             (None, Some(_)) => "-".into(),
             _ => "?".into(),
@@ -347,7 +348,14 @@ fn report(results: &[SizeResult], options: &Options, versions: &str) -> String {
             kustomize,
             ratio(m[3], m[0]),
             ratio(m[3], m[2]),
-            ratio(m[4], m[2]),
+            if r.series[4].capped {
+                // One overlay alone took longer than the cap.
+                m[2].map_or("?".into(), |k| {
+                    format!("> {:.0}x", options.cap.as_secs_f64() / k)
+                })
+            } else {
+                ratio(m[4], m[2])
+            },
         );
     }
     out.push_str(

@@ -36,6 +36,12 @@ apps:
   kv:
     components:
       cache: {}
+lint:
+  external:
+    namespaces: [shelf, shelf-test]
+  exceptions:
+    - { rule: resources, reason: 'the fixture exercises tags, not policy' }
+    - { rule: rolling-update, reason: 'the fixture exercises tags, not policy' }
 ",
     ),
     ("package.json", "{\n  \"version\": \"0.5.0\"\n}\n"),

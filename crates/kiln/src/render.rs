@@ -178,7 +178,10 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
 
 /// `f` over `items` on every core, results in item order. A failed item stops the work on
 /// items after it (their results are never looked at: the caller stops at the first error).
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Vec<Result<R>> {
+pub(crate) fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 

@@ -727,7 +727,8 @@ pub fn typed<T: DeserializeOwned>(root: &Node, file: &Path, key: &str) -> Result
             .copied()
             .collect::<Vec<_>>()
             .join(".");
-        let (line, column) = root.position_of(&full);
+        // serde writes list indices as `[0]`; the node lookup takes `.0`.
+        let (line, column) = root.position_of(&full.replace('[', ".").replace(']', ""));
         Error::new(ErrorKind::Model, inner).at(Location::at(file, line, column).with_key(full))
     })
 }

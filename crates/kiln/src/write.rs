@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::render::{Rendered, GENERATED_MARKER};
@@ -63,6 +63,29 @@ pub fn read_tree(root: &Path) -> Result<DiskTree> {
         }
         Ok(_) => {}
     }
+    // Walk first, reading nothing; then read the files on every core. A failure of the walk is
+    // reported only after the files before it were read, so the first error in walk order
+    // wins, as when reading one by one.
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let walked = walk(root, &mut tree, &mut files);
+    let texts = crate::render::par_map(&files, |(_, path)| read_if_generated(path));
+    for ((rel, _), text) in files.into_iter().zip(texts) {
+        match text? {
+            Some(text) => {
+                tree.generated.insert(rel, text);
+            }
+            None => {
+                tree.foreign.insert(rel);
+            }
+        }
+    }
+    walked?;
+    Ok(tree)
+}
+
+/// Lists the tree under `root`: directories into `tree.dirs`, files (relative and full path)
+/// into `files`, in walk order; refuses what [`read_tree`] refuses.
+fn walk(root: &Path, tree: &mut DiskTree, files: &mut Vec<(String, PathBuf)>) -> Result<()> {
     for entry in walkdir::WalkDir::new(root)
         .follow_links(false)
         .min_depth(1)
@@ -95,14 +118,7 @@ pub fn read_tree(root: &Path) -> Result<DiskTree> {
         if kind.is_dir() {
             tree.dirs.insert(rel);
         } else if kind.is_file() {
-            match read_if_generated(entry.path())? {
-                Some(text) => {
-                    tree.generated.insert(rel, text);
-                }
-                None => {
-                    tree.foreign.insert(rel);
-                }
-            }
+            files.push((rel, entry.path().to_path_buf()));
         } else {
             return Err(Error::new(
                 ErrorKind::Unsafe,
@@ -111,7 +127,7 @@ pub fn read_tree(root: &Path) -> Result<DiskTree> {
             .at(Location::file(entry.path())));
         }
     }
-    Ok(tree)
+    Ok(())
 }
 
 fn relative(root: &Path, path: &Path) -> String {

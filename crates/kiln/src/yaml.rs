@@ -670,9 +670,12 @@ fn canonical_number(full: &str) -> std::result::Result<Number, String> {
     }
     match full.parse::<f64>() {
         Ok(f) if f.is_finite() => {
-            let shown = format!("{f}");
+            // Compared with the number as the emitter writes it: `0.0000001` would come out as
+            // `1e-7`, which a YAML 1.1 reader takes for a string.
+            let number = Number::from_f64(f).expect("finite");
+            let shown = number.to_string();
             if shown == full && shown.contains('.') {
-                Ok(Number::from_f64(f).expect("finite"))
+                Ok(number)
             } else {
                 Err(hint(&shown))
             }
@@ -820,6 +823,8 @@ pub fn is_plain_safe(s: &str) -> bool {
             | '`'
             | ' '
     ) || s.ends_with([' ', ':'])
+        // `...` at the start of a line ends the document (a top-level key or scalar).
+        || s.starts_with("...")
         || s.contains(": ")
         || s.contains(" #")
         || s.chars()
@@ -928,6 +933,8 @@ mod tests {
             ("2001-12-14", "a timestamp"),
             ("1:20", "read it as an integer"),
             ("+1", "would be read as the number 1"),
+            // The emitter would write `1e-7`, which YAML 1.1 reads as a string.
+            ("0.0000001", "would be read as the number 1e-7"),
         ];
         for (text, expected) in cases {
             let err = parse(&format!("k: {text}\n")).unwrap_err().to_string();
@@ -995,6 +1002,17 @@ mod tests {
         let out = roundtrip(&value);
         assert_eq!(out, "\"\\n---\\ns>h-\\n.1\"\n");
         assert_eq!(parse(&out).unwrap().to_json(), value);
+    }
+
+    #[test]
+    fn a_string_starting_with_a_document_end_marker_is_quoted() {
+        // Found by fuzzing: written plain at column 0, `... x` ends the document.
+        let value = serde_json::json!({"... key": "... value", "...": ["..."]});
+        let out = roundtrip(&value);
+        assert_eq!(out, "\"... key\": \"... value\"\n\"...\":\n  - \"...\"\n");
+        assert_eq!(parse(&out).unwrap().to_json(), value);
+        let top = Value::String("... -e..x".into());
+        assert_eq!(parse(&roundtrip(&top)).unwrap().to_json(), top);
     }
 
     #[test]
