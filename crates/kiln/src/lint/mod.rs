@@ -245,6 +245,16 @@ pub fn lint(platform: &Platform, rendered: &Rendered) -> LintReport {
     // Which component or bundle rendered each file: components and bundles own the directory
     // they are placed in, and a template `x.yaml.j2` renders `x.yaml`.
     let mut sources: BTreeMap<&str, (Option<&Component>, String)> = BTreeMap::new();
+    // Components by (environment, directory, app): one lookup per file, not a scan.
+    let mut placed: BTreeMap<(&str, &str, &str), Vec<&Component>> = BTreeMap::new();
+    for env in &platform.environments {
+        for c in &env.components {
+            placed
+                .entry((env.name.as_str(), c.dir.as_str(), c.app.as_str()))
+                .or_default()
+                .push(c);
+        }
+    }
     for (path, file) in &rendered.files {
         let Some(env_name) = file.env.as_deref() else {
             continue;
@@ -260,10 +270,12 @@ pub fn lint(platform: &Platform, rendered: &Rendered) -> LintReport {
                 .iter()
                 .any(|t| t.path.to_str() == Some(&format!("{set}/{name}.j2")))
         };
-        let mut candidates = env
-            .components
-            .iter()
-            .filter(|c| c.dir == dir && Some(&c.app) == file.app.as_ref());
+        let app = file.app.as_deref().unwrap_or_default();
+        let mut candidates = placed
+            .get(&(env_name, dir, app))
+            .into_iter()
+            .flatten()
+            .copied();
         let component = candidates
             .clone()
             .find(|c| has(&c.templates))

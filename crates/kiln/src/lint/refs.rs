@@ -93,20 +93,40 @@ pub(crate) fn check(platform: &Platform, objects: &[Obj<'_>], sink: &mut Sink<'_
     let ext = |list: &Vec<String>, name: &str| list.iter().any(|n| n == name);
     let ns_exists = |ns: &str| provided.namespaces.contains(ns) || ext(&external.namespaces, ns);
 
-    // Pod templates by namespace, for selectors.
-    let pods: Vec<(&str, BTreeMap<&str, &str>)> = objects
+    // Pod templates, indexed by (namespace, label, value): a selector looks up the pods its
+    // first pair selects and checks the rest, so linting stays linear in the fleet's size.
+    let pods: Vec<(usize, BTreeMap<&str, &str>)> = objects
         .iter()
-        .filter_map(|o| {
-            Some((
-                o.namespace().unwrap_or_default(),
-                labels(&pod_template(o)?.0["metadata"]["labels"]),
-            ))
-        })
+        .enumerate()
+        .filter_map(|(i, o)| Some((i, labels(&pod_template(o)?.0["metadata"]["labels"]))))
         .collect();
-    let selects_pods = |ns: &str, selector: &BTreeMap<&str, &str>| {
-        pods.iter()
-            .any(|(pns, l)| *pns == ns && selects(selector, l))
+    let mut pod_index: BTreeMap<(&str, &str, &str), Vec<usize>> = BTreeMap::new();
+    for (slot, (i, l)) in pods.iter().enumerate() {
+        let ns = objects[*i].namespace().unwrap_or_default();
+        for (k, v) in l {
+            pod_index.entry((ns, k, v)).or_default().push(slot);
+        }
+    }
+    // The workloads (object indices) whose pod template `selector` selects in `ns`.
+    let selected = |ns: &str, selector: &BTreeMap<&str, &str>| -> Vec<usize> {
+        let Some((k, v)) = selector.iter().next() else {
+            return Vec::new();
+        };
+        pod_index
+            .get(&(ns, *k, *v))
+            .into_iter()
+            .flatten()
+            .filter(|&&slot| selects(selector, &pods[slot].1))
+            .map(|&slot| pods[slot].0)
+            .collect()
     };
+    let selects_pods =
+        |ns: &str, selector: &BTreeMap<&str, &str>| !selected(ns, selector).is_empty();
+    let services: BTreeMap<(&str, &str), &Obj<'_>> = objects
+        .iter()
+        .filter(|o| o.kind() == "Service")
+        .map(|o| ((o.namespace().unwrap_or_default(), o.name()), o))
+        .collect();
 
     let mut hosts: BTreeMap<&str, String> = BTreeMap::new();
     for obj in objects {
@@ -145,16 +165,11 @@ pub(crate) fn check(platform: &Platform, objects: &[Obj<'_>], sink: &mut Sink<'_
                 }
                 let min = super::policy::int_or_percent(&v["spec"]["minAvailable"]);
                 let max = super::policy::int_or_percent(&v["spec"]["maxUnavailable"]);
-                for w in objects
-                    .iter()
-                    .filter(|w| w.kind() != "DaemonSet" && w.namespace().unwrap_or_default() == ns)
+                for w in selected(ns, &selector)
+                    .into_iter()
+                    .map(|i| &objects[i])
+                    .filter(|w| w.kind() != "DaemonSet")
                 {
-                    let Some((template, _)) = pod_template(w) else {
-                        continue;
-                    };
-                    if !selects(&selector, &labels(&template["metadata"]["labels"])) {
-                        continue;
-                    }
                     let replicas = match &w.value["spec"]["replicas"] {
                         Value::Null => 1,
                         n => match n.as_i64() {
@@ -213,11 +228,7 @@ pub(crate) fn check(platform: &Platform, objects: &[Obj<'_>], sink: &mut Sink<'_
                     let Some(name) = backend["service"]["name"].as_str() else {
                         continue;
                     };
-                    let service = objects.iter().find(|o| {
-                        o.kind() == "Service"
-                            && o.name() == name
-                            && o.namespace().unwrap_or_default() == ns
-                    });
+                    let service = services.get(&(ns, name));
                     let Some(service) = service else {
                         sink.report(
                             "ingress-backend",
