@@ -2,6 +2,8 @@
 //! itself: added, removed, changed and moved objects, an image tag bump, a template change
 //! that touches every app, a change with no rendered effect, and the markdown split.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +20,7 @@ impl Repo {
     fn new() -> Repo {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("repo");
-        copy_dir(
+        common::copy_dir(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"),
             &root,
         );
@@ -65,20 +67,6 @@ impl Repo {
         kiln::diff("HEAD~1", &base, "HEAD", &head)
     }
 }
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn affected(diff: &kiln::Diff) -> Vec<(String, Option<String>)> {
     kiln::affected(diff)
         .include

@@ -317,7 +317,7 @@ fn the_repository_platforms_lint_clean() {
 fn a_template_typo_is_reported_with_field_path_and_template_line() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mini");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"),
         &root,
     );
@@ -349,17 +349,4 @@ fn a_template_typo_is_reported_with_field_path_and_template_line() {
     prod Deployment mini/blog `spec.template.spec.containers[0].imagePullPolcy`: unknown field `imagePullPolcy`: Kubernetes ignores or rejects it, so it has no effect (environments/prod.yaml and templates/web/deployment.yaml.j2:30)
     prod Deployment mini/shop `spec.template.spec.containers[0].imagePullPolcy`: unknown field `imagePullPolcy`: Kubernetes ignores or rejects it, so it has no effect (environments/prod.yaml and templates/web/deployment.yaml.j2:30)
     ");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

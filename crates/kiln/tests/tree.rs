@@ -2,6 +2,8 @@
 //! generated, refusing symlinks and foreign files, failing fast under a concurrent render,
 //! `check` never writing, and the model's selection rules as they reach the output.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -11,26 +13,12 @@ use tempfile::TempDir;
 fn mini() -> (TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mini");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"),
         &root,
     );
     (tmp, root)
 }
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn render(root: &Path) -> kiln::Result<kiln::WriteReport> {
     let platform = kiln::Platform::load(root)?;
     let rendered = kiln::render(&platform)?;
