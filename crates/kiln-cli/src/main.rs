@@ -16,6 +16,11 @@ mod init;
 mod output;
 mod release;
 
+/// mimalloc instead of glibc's malloc: rendering allocates many small strings and maps, and
+/// glibc's allocator was about a fifth of the CPU of a 1000-app render (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kiln",
@@ -292,9 +297,39 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         _ => {}
     }
     let platform = kiln::Platform::load(&cli.root)?;
-    let rendered = kiln::render(&platform)?;
+    if let Command::Check = &cli.command {
+        let checked = kiln::check(&platform)?;
+        if checked.lint.errors() > 0 {
+            refuse_lint(&platform, &checked.lint, "checked", color());
+            return Ok(ExitCode::from(1));
+        }
+        let drift = checked.drift;
+        if drift.is_empty() {
+            if !cli.quiet {
+                let _ = writeln!(
+                    stdout,
+                    "{}: clean ({} files)",
+                    platform.output, checked.files
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let _ = write!(
+            stdout,
+            "{}",
+            kiln::format_drift(&platform.output, &drift, color())
+        );
+        let _ = writeln!(
+            stdout,
+            "{}: {} file(s) drifted; run `{}` and commit the result",
+            platform.output,
+            drift.len(),
+            platform.regenerate
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let (rendered, report) = kiln::lint::render_and_lint(&platform)?;
     let out = platform.output_root();
-    let report = kiln::lint::lint(&platform, &rendered);
     if let Command::Lint { format } = &cli.command {
         let text = match format {
             LintFormat::Text => kiln::lint::to_text(&report, color()),
@@ -309,9 +344,7 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         });
     }
     if report.errors() > 0 {
-        // Refuse to write (render) or to pass (check) a tree that fails lint.
-        eprint!("{}", kiln::lint::to_text(&report, color()));
-        eprintln!("{}: not {}: fix the lint errors above (or record an exception in kiln.yaml `lint.exceptions`)", platform.output, if matches!(cli.command, Command::Render { .. }) { "written" } else { "checked" });
+        refuse_lint(&platform, &report, "written", color());
         return Ok(ExitCode::from(1));
     }
     match &cli.command {
@@ -371,34 +404,8 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check => {
-            let drift = kiln::check_tree(&out, &rendered)?;
-            if drift.is_empty() {
-                if !cli.quiet {
-                    let _ = writeln!(
-                        stdout,
-                        "{}: clean ({} files)",
-                        platform.output,
-                        rendered.files.len()
-                    );
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let _ = write!(
-                stdout,
-                "{}",
-                kiln::format_drift(&platform.output, &drift, color())
-            );
-            let _ = writeln!(
-                stdout,
-                "{}: {} file(s) drifted; run `{}` and commit the result",
-                platform.output,
-                drift.len(),
-                platform.regenerate
-            );
-            Ok(ExitCode::from(1))
-        }
-        Command::Diff { .. }
+        Command::Check
+        | Command::Diff { .. }
         | Command::Affected { .. }
         | Command::Lint { .. }
         | Command::Init { .. }
@@ -411,6 +418,21 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
             unreachable!("handled above")
         }
     }
+}
+
+/// Refuses to write (render) or to pass (check) a tree that fails lint.
+fn refuse_lint(
+    platform: &kiln::Platform,
+    report: &kiln::lint::LintReport,
+    what: &str,
+    color: bool,
+) {
+    eprint!("{}", kiln::lint::to_text(report, color));
+    eprintln!(
+        "{}: not {what}: fix the lint errors above (or record an exception in kiln.yaml \
+         `lint.exceptions`)",
+        platform.output
+    );
 }
 
 #[cfg(test)]

@@ -187,8 +187,7 @@ fn apply(
         return Ok(());
     }
     // Render and lint before touching any file: a tag change that fails lint writes nothing.
-    let rendered = kiln::render(&plan.after)?;
-    let lint = kiln::lint::lint(&plan.after, &rendered);
+    let (rendered, lint) = kiln::lint::render_and_lint(&plan.after)?;
     if lint.errors() > 0 {
         return Err(kiln::Error::new(
             kiln::ErrorKind::Model,

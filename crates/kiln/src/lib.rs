@@ -78,6 +78,40 @@ impl Platform {
     }
 }
 
+/// What [`check`] found.
+#[derive(Debug)]
+pub struct Checked {
+    pub lint: lint::LintReport,
+    /// The differences between the tree on disk and the render, by path; not looked for (empty)
+    /// when lint found errors, since such a render is not a tree kiln would write.
+    pub drift: Vec<Drift>,
+    /// How many files the render has.
+    pub files: usize,
+}
+
+/// `kiln check`: renders and lints the platform and compares the render with the tree on disk,
+/// never writing. The tree on disk is walked while the platform renders, then each file is
+/// read and compared; only differences are kept.
+pub fn check(platform: &Platform) -> Result<Checked> {
+    let root = platform.output_root();
+    std::thread::scope(|scope| {
+        let listing = scope.spawn(|| write::list_tree(&root));
+        let rendered = lint::render_and_lint(platform);
+        let listing = listing.join().expect("walking the tree does not panic");
+        let (rendered, lint) = rendered?;
+        let drift = if lint.errors() > 0 {
+            Vec::new()
+        } else {
+            write::compare_listing(&root, listing?, &rendered)?
+        };
+        Ok(Checked {
+            lint,
+            drift,
+            files: rendered.files.len(),
+        })
+    })
+}
+
 /// The platform version: `release.version_file` of kiln.yaml, read from the working tree (a
 /// regular UTF-8 file of at most 1 MiB, JSON with a top-level `version`). Returns the file's
 /// path (relative to the platform root) and the version, which may be any SemVer version; the

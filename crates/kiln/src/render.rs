@@ -18,6 +18,7 @@ use minijinja::{Environment as Jinja, UndefinedBehavior};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ErrorKind, Location, Result};
+use crate::lint::FileRef;
 use crate::load::TEMPLATES_DIR;
 use crate::resolve::{BundleUnit, Component, Environment, Platform};
 use crate::yaml;
@@ -84,48 +85,44 @@ enum Unit<'a> {
     Bundle(&'a BundleUnit),
 }
 
-/// The template values every unit of an environment shares, converted once.
-struct EnvValues {
-    env: minijinja::Value,
-    /// Every deployed component of the environment (for bundles; undefined without any).
-    apps: minijinja::Value,
+/// Renders every environment of the platform.
+pub fn render(platform: &Platform) -> Result<Rendered> {
+    render_each(platform, true, |_| {})
 }
 
-/// Renders every environment of the platform.
+/// Renders environment by environment. `each` sees one environment's files (objects included,
+/// in path order, before the layout adds kustomizations); with `keep_objects` false the objects
+/// are dropped after it, so a command that only needs the files' bytes (render, check) holds
+/// one environment's objects at a time instead of the whole platform's.
 ///
 /// Units (a component's or a bundle's template set in one environment) render on all cores;
 /// their files are then laid out in the order a sequential render would produce them, and the
 /// first error in that order is the one returned.
-pub fn render(platform: &Platform) -> Result<Rendered> {
+pub(crate) fn render_each(
+    platform: &Platform,
+    keep_objects: bool,
+    mut each: impl FnMut(&[FileRef<'_>]),
+) -> Result<Rendered> {
     let jinja = jinja(platform)?;
     let sets = template_sets(platform);
     // Contexts become template values once; a clone of one is a reference count.
     let platform_ctx = minijinja::Value::from(Serde(&platform_context(platform)));
-    let mut env_values = Vec::with_capacity(platform.environments.len());
-    let mut units: Vec<(usize, Unit<'_>)> = Vec::new();
-    for (i, env) in platform.environments.iter().enumerate() {
+    let mut files = Vec::new();
+    for env in &platform.environments {
         let apps = if env.bundles.is_empty() {
             minijinja::Value::UNDEFINED
         } else {
             let apps: Vec<Value> = env.components.iter().map(app_context).collect();
             minijinja::Value::from(Serde(&apps))
         };
-        env_values.push(EnvValues {
-            env: minijinja::Value::from(Serde(&env_context(env))),
-            apps,
-        });
-        units.extend(env.components.iter().map(|c| (i, Unit::Component(c))));
-        units.extend(env.bundles.iter().map(|b| (i, Unit::Bundle(b))));
-    }
-
-    let rendered = par_map(&units, |(i, unit)| {
-        let env = &platform.environments[*i];
-        let values = &env_values[*i];
-        match unit {
+        let env_value = minijinja::Value::from(Serde(&env_context(env)));
+        let mut units: Vec<Unit<'_>> = env.components.iter().map(Unit::Component).collect();
+        units.extend(env.bundles.iter().map(Unit::Bundle));
+        let rendered = par_map(&units, |unit| match unit {
             Unit::Component(component) => {
                 let ctx = minijinja::Value::from_pairs([
                     ("platform", platform_ctx.clone()),
-                    ("env", values.env.clone()),
+                    ("env", env_value.clone()),
                     (
                         "app",
                         minijinja::Value::from(Serde(&app_context(component))),
@@ -147,9 +144,9 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
             Unit::Bundle(bundle) => {
                 let ctx = minijinja::Value::from_pairs([
                     ("platform", platform_ctx.clone()),
-                    ("env", values.env.clone()),
+                    ("env", env_value.clone()),
                     ("bundle", minijinja::Value::from(Serde(bundle))),
-                    ("apps", values.apps.clone()),
+                    ("apps", apps.clone()),
                 ]);
                 let what = format!(
                     "{} (bundle {} in {})",
@@ -167,11 +164,28 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
                     &platform.regenerate,
                 )
             }
+        });
+        let mut env_files = Vec::new();
+        for unit_files in rendered {
+            env_files.extend(unit_files?);
         }
-    });
-    let mut files = Vec::new();
-    for unit_files in rendered {
-        files.extend(unit_files?);
+        let mut refs: Vec<FileRef<'_>> = env_files
+            .iter()
+            .map(|f| FileRef {
+                path: &f.path,
+                env: &f.env,
+                app: f.app.as_deref(),
+                objects: &f.objects,
+            })
+            .collect();
+        refs.sort_by_key(|f| f.path);
+        each(&refs);
+        if !keep_objects {
+            for file in &mut env_files {
+                file.objects = Vec::new();
+            }
+        }
+        files.extend(env_files);
     }
     layout(platform, files)
 }

@@ -262,9 +262,12 @@ fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
         lint: file.lint.clone(),
     };
 
-    for source in &sources.environments {
-        let env = resolve_env(&platform, &platform_node, source, &has_set, strict_tags)?;
-        platform.environments.push(env);
+    // Environments resolve independently, on every core; the first error in file order wins.
+    let environments = crate::render::par_map(&sources.environments, |source| {
+        resolve_env(&platform, &platform_node, source, &has_set, strict_tags)
+    });
+    for env in environments {
+        platform.environments.push(env?);
     }
     platform.environments.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(pair) = platform
@@ -366,7 +369,7 @@ fn resolve_env(
     platform: &Platform,
     platform_node: &Node,
     source: &SourceFile,
-    has_set: &dyn Fn(&str) -> bool,
+    has_set: &(dyn Fn(&str) -> bool + Sync),
     strict_tags: bool,
 ) -> Result<Environment> {
     let path = &source.path;

@@ -44,9 +44,52 @@ impl WriteReport {
 
 /// Reads the tree under `root` (which may not exist), refusing symlinks and special files.
 pub fn read_tree(root: &Path) -> Result<DiskTree> {
-    let mut tree = DiskTree::default();
+    let Listing {
+        files,
+        dirs,
+        walked,
+    } = list_tree(root)?;
+    let mut tree = DiskTree {
+        dirs,
+        ..DiskTree::default()
+    };
+    // Read the files on every core. A failure of the walk is reported only after the files
+    // before it were read, so the first error in walk order wins, as when reading one by one.
+    let texts = crate::render::par_map(&files, |(_, path)| read_if_generated(path));
+    for ((rel, _), text) in files.into_iter().zip(texts) {
+        match text? {
+            Some(text) => {
+                tree.generated.insert(rel, text);
+            }
+            None => {
+                tree.foreign.insert(rel);
+            }
+        }
+    }
+    walked?;
+    Ok(tree)
+}
+
+/// The tree under an output root, walked but not read.
+pub(crate) struct Listing {
+    /// Files (relative and full path), in walk order.
+    files: Vec<(String, PathBuf)>,
+    /// Directories, relative (without the root itself).
+    dirs: BTreeSet<String>,
+    /// How the walk ended: an error is reported after the files listed before it were read.
+    walked: Result<()>,
+}
+
+/// Walks the tree under `root` (which may not exist) without reading files, refusing what
+/// [`read_tree`] refuses.
+pub(crate) fn list_tree(root: &Path) -> Result<Listing> {
+    let mut listing = Listing {
+        files: Vec::new(),
+        dirs: BTreeSet::new(),
+        walked: Ok(()),
+    };
     match fs::symlink_metadata(root) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tree),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(listing),
         Err(e) => return Err(Error::io("read", root, e)),
         Ok(meta) if meta.file_type().is_symlink() => {
             return Err(Error::new(
@@ -63,29 +106,17 @@ pub fn read_tree(root: &Path) -> Result<DiskTree> {
         }
         Ok(_) => {}
     }
-    // Walk first, reading nothing; then read the files on every core. A failure of the walk is
-    // reported only after the files before it were read, so the first error in walk order
-    // wins, as when reading one by one.
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
-    let walked = walk(root, &mut tree, &mut files);
-    let texts = crate::render::par_map(&files, |(_, path)| read_if_generated(path));
-    for ((rel, _), text) in files.into_iter().zip(texts) {
-        match text? {
-            Some(text) => {
-                tree.generated.insert(rel, text);
-            }
-            None => {
-                tree.foreign.insert(rel);
-            }
-        }
-    }
-    walked?;
-    Ok(tree)
+    listing.walked = walk(root, &mut listing.dirs, &mut listing.files);
+    Ok(listing)
 }
 
-/// Lists the tree under `root`: directories into `tree.dirs`, files (relative and full path)
-/// into `files`, in walk order; refuses what [`read_tree`] refuses.
-fn walk(root: &Path, tree: &mut DiskTree, files: &mut Vec<(String, PathBuf)>) -> Result<()> {
+/// Lists the tree under `root`: directories into `dirs`, files (relative and full path) into
+/// `files`, in walk order; refuses what [`read_tree`] refuses.
+fn walk(
+    root: &Path,
+    dirs: &mut BTreeSet<String>,
+    files: &mut Vec<(String, PathBuf)>,
+) -> Result<()> {
     for entry in walkdir::WalkDir::new(root)
         .follow_links(false)
         .min_depth(1)
@@ -116,7 +147,7 @@ fn walk(root: &Path, tree: &mut DiskTree, files: &mut Vec<(String, PathBuf)>) ->
             .at(Location::file(entry.path())));
         }
         if kind.is_dir() {
-            tree.dirs.insert(rel);
+            dirs.insert(rel);
         } else if kind.is_file() {
             files.push((rel, entry.path().to_path_buf()));
         } else {
@@ -156,12 +187,12 @@ fn read_if_generated(path: &Path) -> Result<Option<String>> {
     if &head[..got] != GENERATED_MARKER.as_bytes() {
         return Ok(None);
     }
-    let mut rest = Vec::new();
-    file.read_to_end(&mut rest)
-        .map_err(|e| Error::io("read", path, e))?;
     let mut bytes = head.to_vec();
-    bytes.extend(rest);
-    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(Some(String::from_utf8(bytes).unwrap_or_else(|e| {
+        String::from_utf8_lossy(e.as_bytes()).into_owned()
+    })))
 }
 
 /// Options for [`write_tree`].
@@ -457,33 +488,73 @@ pub enum Drift {
 
 /// Compares a rendered tree with the disk, never writing.
 pub fn check_tree(root: &Path, rendered: &Rendered) -> Result<Vec<Drift>> {
-    let disk = read_tree(root)?;
-    refuse_case_twins(root, &disk, rendered.files.keys().map(String::as_str))?;
-    let mut drift = Vec::new();
-    for (path, file) in &rendered.files {
-        match disk.generated.get(path) {
-            None if disk.foreign.contains(path) => {
-                drift.push(Drift::Foreign { path: path.clone() })
-            }
-            None => drift.push(Drift::Missing { path: path.clone() }),
-            Some(text) if *text != file.text => {
+    compare_listing(root, list_tree(root)?, rendered)
+}
+
+/// [`check_tree`] over a tree already walked: each file is read and compared on every core, and
+/// only the differences are kept, never the tree's text.
+pub(crate) fn compare_listing(
+    root: &Path,
+    listing: Listing,
+    rendered: &Rendered,
+) -> Result<Vec<Drift>> {
+    enum Seen {
+        Foreign,
+        Generated(Option<Drift>),
+    }
+    let Listing {
+        files,
+        dirs,
+        walked,
+    } = listing;
+    let seen = crate::render::par_map(&files, |(rel, path)| {
+        let Some(text) = read_if_generated(path)? else {
+            return Ok(Seen::Foreign);
+        };
+        Ok(Seen::Generated(match rendered.files.get(rel) {
+            None => Some(Drift::Stale { path: rel.clone() }),
+            Some(file) if file.text != text => {
                 let diff = similar::TextDiff::from_lines(text.as_str(), file.text.as_str())
                     .unified_diff()
                     .context_radius(3)
-                    .header(&format!("{path} (on disk)"), &format!("{path} (rendered)"))
+                    .header(&format!("{rel} (on disk)"), &format!("{rel} (rendered)"))
                     .to_string();
-                drift.push(Drift::Changed {
-                    path: path.clone(),
+                Some(Drift::Changed {
+                    path: rel.clone(),
                     diff,
-                });
+                })
             }
-            Some(_) => {}
+            Some(_) => None,
+        }))
+    });
+    let mut drift = Vec::new();
+    let mut generated: BTreeSet<&str> = BTreeSet::new();
+    let mut disk = DiskTree {
+        dirs,
+        ..DiskTree::default()
+    };
+    for ((rel, _), seen) in files.iter().zip(seen) {
+        match seen? {
+            Seen::Foreign => {
+                disk.foreign.insert(rel.clone());
+            }
+            Seen::Generated(found) => {
+                generated.insert(rel);
+                drift.extend(found);
+            }
         }
     }
-    for path in disk.generated.keys() {
-        if !rendered.files.contains_key(path) {
-            drift.push(Drift::Stale { path: path.clone() });
+    walked?;
+    refuse_case_twins(root, &disk, rendered.files.keys().map(String::as_str))?;
+    for path in rendered.files.keys() {
+        if generated.contains(path.as_str()) {
+            continue;
         }
+        drift.push(if disk.foreign.contains(path) {
+            Drift::Foreign { path: path.clone() }
+        } else {
+            Drift::Missing { path: path.clone() }
+        });
     }
     drift.sort_by(|a, b| drift_path(a).cmp(drift_path(b)));
     Ok(drift)

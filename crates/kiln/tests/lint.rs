@@ -350,3 +350,50 @@ fn a_template_typo_is_reported_with_field_path_and_template_line() {
     prod Deployment mini/shop `spec.template.spec.containers[0].imagePullPolcy`: unknown field `imagePullPolcy`: Kubernetes ignores or rejects it, so it has no effect (environments/prod.yaml and templates/web/deployment.yaml.j2:30)
     ");
 }
+
+/// `render` and `check` lint environment by environment and drop the objects as they go; that
+/// must report exactly what linting a whole render reports, and render the same bytes.
+#[test]
+fn linting_per_environment_agrees_with_linting_the_whole_render() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mini = tmp.path().join("mini");
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"),
+        &mini,
+    );
+    // A finding in every environment, so the merged report has something to order.
+    let template = mini.join("templates/web/deployment.yaml.j2");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(
+        &template,
+        text.replace(
+            "          image: {{ app.image_ref }}\n",
+            "          image: {{ app.image_ref }}\n          imagePullPolcy: Always\n",
+        ),
+    )
+    .unwrap();
+    let mut dirs: Vec<_> = common::platforms().into_iter().map(|(_, d)| d).collect();
+    dirs.push(mini);
+    for dir in dirs {
+        let platform = kiln::Platform::load(&dir).unwrap();
+        let whole = kiln::render(&platform).unwrap();
+        let expected = kiln::lint::lint(&platform, &whole);
+        let (streamed, report) = kiln::lint::render_and_lint(&platform).unwrap();
+        assert_eq!(report, expected, "{}", dir.display());
+        let texts = |r: &kiln::Rendered| -> Vec<(String, String)> {
+            r.files
+                .iter()
+                .map(|(p, f)| (p.clone(), f.text.clone()))
+                .collect()
+        };
+        assert_eq!(texts(&streamed), texts(&whole), "{}", dir.display());
+        assert!(streamed.files.values().all(|f| f.objects.is_empty()));
+
+        let checked = kiln::check(&platform).unwrap();
+        assert_eq!(checked.lint, expected);
+        if expected.errors() == 0 {
+            let drift = kiln::check_tree(&platform.output_root(), &whole).unwrap();
+            assert_eq!(checked.drift, drift, "{}", dir.display());
+        }
+    }
+}

@@ -151,7 +151,23 @@ pub(crate) struct Sink<'p> {
     silenced: Vec<usize>,
 }
 
-impl Sink<'_> {
+impl<'p> Sink<'p> {
+    fn new(platform: &'p Platform) -> Self {
+        Sink {
+            platform,
+            findings: Vec::new(),
+            silenced: vec![0; platform.lint.exceptions.len()],
+        }
+    }
+
+    /// Takes over another sink's findings (after this one's) and silenced counts.
+    fn absorb(&mut self, other: Sink<'_>) {
+        self.findings.extend(other.findings);
+        for (mine, theirs) in self.silenced.iter_mut().zip(other.silenced) {
+            *mine += theirs;
+        }
+    }
+
     pub fn report(&mut self, rule_id: &'static str, obj: &Obj<'_>, path: &str, message: String) {
         self.report_from(rule_id, obj, path, message, None);
     }
@@ -242,37 +258,159 @@ fn template_line(platform: &Platform, source: &str, path: &str) -> Option<usize>
 
 /// Lints every environment of a rendered platform.
 pub fn lint(platform: &Platform, rendered: &Rendered) -> LintReport {
-    // Which component or bundle rendered each file: components and bundles own the directory
-    // they are placed in, and a template `x.yaml.j2` renders `x.yaml`.
-    let mut sources: BTreeMap<&str, (Option<&Component>, String)> = BTreeMap::new();
-    // Components by (environment, directory, app): one lookup per file, not a scan.
-    let mut placed: BTreeMap<(&str, &str, &str), Vec<&Component>> = BTreeMap::new();
-    for env in &platform.environments {
-        for c in &env.components {
-            placed
-                .entry((env.name.as_str(), c.dir.as_str(), c.app.as_str()))
-                .or_default()
-                .push(c);
+    let mut by_env: BTreeMap<&str, Vec<FileRef<'_>>> = BTreeMap::new();
+    for (path, file) in &rendered.files {
+        if let Some(env) = file.env.as_deref() {
+            by_env.entry(env).or_default().push(FileRef {
+                path,
+                env,
+                app: file.app.as_deref(),
+                objects: &file.objects,
+            });
         }
     }
-    for (path, file) in &rendered.files {
-        let Some(env_name) = file.env.as_deref() else {
-            continue;
-        };
-        let Some(env) = platform.environment(env_name) else {
-            continue;
-        };
+    let mut linter = Linter::new(platform);
+    for files in by_env.values() {
+        linter.add_env(files);
+    }
+    linter.finish()
+}
+
+/// Renders and lints the platform environment by environment, keeping only the files' bytes:
+/// what writing or checking the tree needs. The returned files carry no `objects`; a 1000-app
+/// fleet holds one environment's objects at a time (see BENCHMARKS.md).
+pub fn render_and_lint(platform: &Platform) -> crate::Result<(Rendered, LintReport)> {
+    let mut linter = Linter::new(platform);
+    let rendered = crate::render::render_each(platform, false, |files| linter.add_env(files))?;
+    Ok((rendered, linter.finish()))
+}
+
+/// A rendered file as lint sees it.
+pub(crate) struct FileRef<'a> {
+    /// Path in the output tree.
+    pub path: &'a str,
+    pub env: &'a str,
+    pub app: Option<&'a str>,
+    pub objects: &'a [Value],
+}
+
+/// Lints a platform one environment at a time, so that a render can drop each environment's
+/// objects once they are linted ([`crate::render::render_each`]).
+pub(crate) struct Linter<'p> {
+    sink: Sink<'p>,
+}
+
+impl<'p> Linter<'p> {
+    pub fn new(platform: &'p Platform) -> Self {
+        Linter {
+            sink: Sink::new(platform),
+        }
+    }
+
+    /// Lints the files of one environment, given in path order.
+    pub fn add_env(&mut self, files: &[FileRef<'_>]) {
+        let platform = self.sink.platform;
+        let sources = file_sources(platform, files);
+        let mut objects: Vec<Obj<'_>> = Vec::new();
+        for file in files {
+            let (component, source) = sources
+                .get(file.path)
+                .map(|(c, s)| (*c, s.as_str()))
+                .unwrap_or((None, ""));
+            for value in file.objects {
+                objects.push(Obj {
+                    env: file.env,
+                    file: file.path,
+                    value,
+                    component,
+                    source,
+                });
+            }
+        }
+        // Schema and policy look at one object at a time: chunks of objects on every core,
+        // their findings kept in object order (schema first, then references, then policy, as
+        // a sequential pass reports them).
+        let chunks: Vec<&[Obj<'_>]> = objects.chunks(256).collect();
+        let checked = crate::render::par_map(&chunks, |chunk| {
+            let mut schema_sink = Sink::new(platform);
+            let mut policy_sink = Sink::new(platform);
+            for obj in *chunk {
+                schema::check(platform, obj, &mut schema_sink);
+                policy::check(platform, obj, &mut policy_sink);
+            }
+            Ok((schema_sink, policy_sink))
+        });
+        let mut policy_sinks = Vec::with_capacity(checked.len());
+        for result in checked {
+            let (schema_sink, policy_sink) = result.expect("object checks do not fail");
+            self.sink.absorb(schema_sink);
+            policy_sinks.push(policy_sink);
+        }
+        refs::check(platform, &objects, &mut self.sink);
+        for policy_sink in policy_sinks {
+            self.sink.absorb(policy_sink);
+        }
+    }
+
+    pub fn finish(self) -> LintReport {
+        let sink = self.sink;
+        let exceptions = sink
+            .platform
+            .lint
+            .exceptions
+            .iter()
+            .zip(&sink.silenced)
+            .map(|(e, &silenced)| ActiveException {
+                rule: e.rule.clone(),
+                reason: e.reason.clone(),
+                scope: e.scope(),
+                silenced,
+            })
+            .collect();
+        let mut findings = sink.findings;
+        findings.sort_by(|a, b| {
+            (a.severity, &a.env, &a.file, a.rule).cmp(&(b.severity, &b.env, &b.file, b.rule))
+        });
+        LintReport {
+            findings,
+            exceptions,
+        }
+    }
+}
+
+/// Which component or bundle rendered each file, and the source text findings name: components
+/// and bundles own the directory they are placed in, and a template `x.yaml.j2` renders
+/// `x.yaml`.
+fn file_sources<'a>(
+    platform: &'a Platform,
+    files: &[FileRef<'a>],
+) -> BTreeMap<&'a str, (Option<&'a Component>, String)> {
+    let mut sources = BTreeMap::new();
+    // Components by (directory, app): one lookup per file, not a scan.
+    let mut placed: BTreeMap<(&str, &str, &str), Vec<&Component>> = BTreeMap::new();
+    // Template paths, for "does this set have a template for this file".
+    let templates: std::collections::HashSet<&str> = platform
+        .templates
+        .iter()
+        .filter_map(|t| t.path.to_str())
+        .collect();
+    let Some(env) = files.first().and_then(|f| platform.environment(f.env)) else {
+        return sources;
+    };
+    for c in &env.components {
+        placed
+            .entry((env.name.as_str(), c.dir.as_str(), c.app.as_str()))
+            .or_default()
+            .push(c);
+    }
+    for file in files {
+        let path = file.path;
         let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
         let template = |set: &str| format!("{} and templates/{set}/{name}.j2", env.file.display());
-        let has = |set: &str| {
-            platform
-                .templates
-                .iter()
-                .any(|t| t.path.to_str() == Some(&format!("{set}/{name}.j2")))
-        };
-        let app = file.app.as_deref().unwrap_or_default();
+        let has = |set: &str| templates.contains(format!("{set}/{name}.j2").as_str());
+        let app = file.app.unwrap_or_default();
         let mut candidates = placed
-            .get(&(env_name, dir, app))
+            .get(&(file.env, dir, app))
             .into_iter()
             .flatten()
             .copied();
@@ -292,60 +430,7 @@ pub fn lint(platform: &Platform, rendered: &Rendered) -> LintReport {
             sources.insert(path, found);
         }
     }
-    let mut by_env: BTreeMap<&str, Vec<Obj<'_>>> = BTreeMap::new();
-    for (path, file) in &rendered.files {
-        let Some(env) = file.env.as_deref() else {
-            continue;
-        };
-        let (component, source) = sources
-            .get(path.as_str())
-            .map(|(c, s)| (*c, s.as_str()))
-            .unwrap_or((None, ""));
-        for value in &file.objects {
-            by_env.entry(env).or_default().push(Obj {
-                env,
-                file: path,
-                value,
-                component,
-                source,
-            });
-        }
-    }
-
-    let mut sink = Sink {
-        platform,
-        findings: Vec::new(),
-        silenced: vec![0; platform.lint.exceptions.len()],
-    };
-    for objects in by_env.values() {
-        for obj in objects {
-            schema::check(platform, obj, &mut sink);
-        }
-        refs::check(platform, objects, &mut sink);
-        for obj in objects {
-            policy::check(platform, obj, &mut sink);
-        }
-    }
-    let exceptions = platform
-        .lint
-        .exceptions
-        .iter()
-        .zip(&sink.silenced)
-        .map(|(e, &silenced)| ActiveException {
-            rule: e.rule.clone(),
-            reason: e.reason.clone(),
-            scope: e.scope(),
-            silenced,
-        })
-        .collect();
-    let mut findings = sink.findings;
-    findings.sort_by(|a, b| {
-        (a.severity, &a.env, &a.file, a.rule).cmp(&(b.severity, &b.env, &b.file, b.rule))
-    });
-    LintReport {
-        findings,
-        exceptions,
-    }
+    sources
 }
 
 /// Human-readable report.
