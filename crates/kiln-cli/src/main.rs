@@ -18,6 +18,7 @@ mod release;
 
 /// mimalloc instead of glibc's malloc: rendering allocates many small strings and maps, and
 /// glibc's allocator was about a fifth of the CPU of a 1000-app render (BENCHMARKS.md).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
