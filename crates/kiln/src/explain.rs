@@ -529,7 +529,7 @@ fn explain_component(files: &Files<'_>, env: &Environment, c: &Component) -> Com
 }
 
 fn layer_of(source: &crate::resolve::Source) -> Layer {
-    let from_platform = source.file == Path::new(PLATFORM_FILE);
+    let from_platform = *source.file == *Path::new(PLATFORM_FILE);
     match (from_platform, source.key.starts_with("kinds.")) {
         (true, true) => Layer::KindDefault,
         (true, false) => Layer::AppDefault,
@@ -540,8 +540,8 @@ fn layer_of(source: &crate::resolve::Source) -> Layer {
 
 fn origin_of(source: &crate::resolve::Source) -> Origin {
     Origin {
-        file: source.file.clone(),
-        key: source.key.clone(),
+        file: source.file.to_path_buf(),
+        key: source.key.to_string(),
         line: source.line,
         layer: Some(layer_of(source)),
     }
@@ -707,7 +707,7 @@ fn resolve_reference(
                         .provenance
                         .iter()
                         .filter(|(p, _)| {
-                            p.as_str() == rest
+                            ***p == *rest
                                 || p.starts_with(&format!("{rest}."))
                                 || rest.starts_with(&format!("{p}."))
                         })

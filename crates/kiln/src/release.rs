@@ -611,10 +611,10 @@ fn label(c: &Component) -> String {
 
 fn source_location(source: &Source) -> Location {
     Location {
-        file: source.file.clone(),
+        file: source.file.to_path_buf(),
         line: Some(source.line),
         column: None,
-        key: Some(source.key.clone()),
+        key: Some(source.key.to_string()),
     }
 }
 
@@ -656,7 +656,7 @@ fn tag_groups<'a>(
             continue;
         }
         let source = c.provenance.get("tag").expect("resolve requires a tag");
-        if source.file != env.file {
+        if *source.file != *env.file {
             if !apps.is_empty() {
                 return Err(Error::new(
                     ErrorKind::Model,
@@ -685,7 +685,7 @@ fn tag_groups<'a>(
             continue;
         }
         groups
-            .entry(source.key.as_str())
+            .entry(&*source.key)
             .or_insert_with(|| Group {
                 source,
                 components: Vec::new(),
@@ -815,7 +815,7 @@ pub fn plan_set_image(sources: &Sources, env: &str, apps: &[String], tag: &str) 
         changes.push(TagChange {
             env: env.to_owned(),
             file: environment.file.clone(),
-            key: group.source.key.clone(),
+            key: group.source.key.to_string(),
             line: group.source.line,
             components: group.components.iter().map(|c| label(c)).collect(),
             from: written_tag(sources, &environment.file, &group.source.key)?,
@@ -936,7 +936,7 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
         changes.push(TagChange {
             env: to.to_owned(),
             file: target_env.file.clone(),
-            key: group.source.key.clone(),
+            key: group.source.key.to_string(),
             line: group.source.line,
             components: group.components.iter().map(|c| label(c)).collect(),
             from: current,

@@ -191,58 +191,33 @@ pub(crate) fn render_each(
     layout(platform, files)
 }
 
-/// `f` over `items` on every core, results in item order. A failed item stops the work on
-/// items after it (their results are never looked at: the caller stops at the first error).
+/// `f` over `items` on every core (rayon's pool, whose threads and their allocator caches
+/// live for the whole process), results in item order. A failed item stops the work on items
+/// after it (their results are never looked at: the caller stops at the first error).
 pub(crate) fn par_map<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Vec<Result<R>> {
+    use rayon::prelude::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
 
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(items.len());
-    if threads <= 1 {
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            let result = f(item);
-            let failed = result.is_err();
-            out.push(result);
-            if failed {
-                break;
-            }
-        }
-        return out;
-    }
-    let next = AtomicUsize::new(0);
     let first_error = AtomicUsize::new(usize::MAX);
-    let slots: Vec<Mutex<Option<Result<R>>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() || i > first_error.load(Ordering::Relaxed) {
-                    break;
-                }
-                let result = f(&items[i]);
-                if result.is_err() {
-                    first_error.fetch_min(i, Ordering::Relaxed);
-                }
-                *slots[i]
-                    .lock()
-                    .expect("no rendering thread panics holding a slot") = Some(result);
-            });
-        }
-    });
-    // Every item up to the first failure was rendered; nothing after it is needed.
-    slots
-        .into_iter()
-        .map_while(|slot| {
-            slot.into_inner()
-                .expect("no rendering thread panics holding a slot")
+    let results: Vec<Option<Result<R>>> = items
+        .par_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            if i > first_error.load(Ordering::Relaxed) {
+                return None;
+            }
+            let result = f(item);
+            if result.is_err() {
+                first_error.fetch_min(i, Ordering::Relaxed);
+            }
+            Some(result)
         })
-        .collect()
+        .collect();
+    // Every item up to the first failure was done; nothing after it is needed.
+    results.into_iter().map_while(|r| r).collect()
 }
 
 /// The context templates see as `platform`.

@@ -6,8 +6,9 @@
 //! merge key by key; scalars and lists are replaced. Each leaf remembers the file, key and line
 //! that set it, for `kiln explain`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -100,7 +101,9 @@ pub struct Component {
     pub tag_rule: TagRule,
     pub derived: Derived,
     /// For each set leaf (`health.liveness.period`), where its value came from.
-    pub provenance: BTreeMap<String, Source>,
+    /// Paths and sources are shared (`Arc`): a kind's defaults give the same source to every
+    /// component, and a 1000-app fleet holds 120,000 of them.
+    pub provenance: BTreeMap<Arc<str>, Source>,
 }
 
 /// Facts kiln computes from the settings; the template selection rules live here.
@@ -127,8 +130,8 @@ pub struct Pdb {
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
-    pub file: PathBuf,
-    pub key: String,
+    pub file: Arc<Path>,
+    pub key: Arc<str>,
     pub line: usize,
 }
 
@@ -390,6 +393,9 @@ fn resolve_env(
         .at(Location::file(path))
     })?;
     let node = yaml::parse_document(&source.text, path)?;
+    let platform_file: Arc<Path> = Arc::from(platform.root_rel_platform());
+    let env_file: Arc<Path> = Arc::from(path.as_path());
+    let mut leaves_cache = LeavesCache::new();
     let file: EnvFile = typed(&node, path, "")?;
     let at = |key: &str| {
         let (line, column) = node.position_of(key);
@@ -519,18 +525,18 @@ fn resolve_env(
             let layers = [
                 (
                     platform_node,
-                    platform.root_rel_platform(),
+                    platform_file.clone(),
                     format!("kinds.{kind}.defaults"),
                 ),
                 (
                     platform_node,
-                    platform.root_rel_platform(),
+                    platform_file.clone(),
                     format!("apps.{app}.components.{kind}"),
                 ),
-                (&node, path.clone(), format!("defaults.{kind}")),
-                (&node, path.clone(), format!("{app_key}.{kind}")),
+                (&node, env_file.clone(), format!("defaults.{kind}")),
+                (&node, env_file.clone(), format!("{app_key}.{kind}")),
             ];
-            let (merged, provenance) = merge_layers(&layers);
+            let (merged, provenance) = merge_layers(&layers, &mut leaves_cache);
             let mut workload: Workload = serde_json::from_value(merged).map_err(|e| {
                 Error::new(ErrorKind::Model, format!("{app_key}.{kind}: {e}")).at(at(&app_key))
             })?;
@@ -572,10 +578,10 @@ fn resolve_env(
                         ),
                     )
                     .at(Location {
-                        file: source.file.clone(),
+                        file: source.file.to_path_buf(),
                         line: Some(source.line),
                         column: None,
-                        key: Some(source.key.clone()),
+                        key: Some(source.key.to_string()),
                     }));
                 }
                 Err(_) => {}
@@ -628,16 +634,45 @@ pub fn join_dir(base: &str, dir: &str) -> String {
     }
 }
 
+/// The leaves a layer sets (path, source), by the address of the layer's node: the layers of a
+/// kind's defaults are the same for every component of an environment.
+type LeavesCache = HashMap<usize, Vec<(Arc<str>, Source)>>;
+
 /// Merges workload layers (node, file, key of the layer), lowest first.
-fn merge_layers(layers: &[(&Node, PathBuf, String)]) -> (Value, BTreeMap<String, Source>) {
+fn merge_layers(
+    layers: &[(&Node, Arc<Path>, String)],
+    cache: &mut LeavesCache,
+) -> (Value, BTreeMap<Arc<str>, Source>) {
     let mut merged = Value::Object(Default::default());
-    let mut provenance = BTreeMap::new();
+    let mut provenance: BTreeMap<Arc<str>, Source> = BTreeMap::new();
     for (root, file, key) in layers {
         let Some(node) = find(root, key) else {
             continue;
         };
         deep_merge(&mut merged, &node.to_json());
-        record(node, file, key, "", &mut provenance);
+        let leaves = cache
+            .entry(node as *const Node as usize)
+            .or_insert_with(|| {
+                let mut leaves = Vec::new();
+                collect_leaves(node, file, key, "", &mut leaves);
+                leaves
+            });
+        for (path, source) in leaves.iter() {
+            // A value set here replaces whatever lower layers set below it.
+            let prefix = format!("{path}.");
+            let covered: Vec<Arc<str>> = provenance
+                .range::<str, _>((
+                    std::ops::Bound::Included(prefix.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(p, _)| p.starts_with(&prefix))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in covered {
+                provenance.remove(&p);
+            }
+            provenance.insert(path.clone(), source.clone());
+        }
     }
     (merged, provenance)
 }
@@ -665,7 +700,15 @@ fn deep_merge(base: &mut Value, layer: &Value) {
     }
 }
 
-fn record(node: &Node, file: &Path, key: &str, path: &str, out: &mut BTreeMap<String, Source>) {
+/// Every leaf under `node` (a scalar, a list or an empty mapping), with its path below the
+/// layer and where it was set.
+fn collect_leaves(
+    node: &Node,
+    file: &Arc<Path>,
+    key: &str,
+    path: &str,
+    out: &mut Vec<(Arc<str>, Source)>,
+) {
     match node.as_map() {
         Some(entries) if !entries.is_empty() => {
             for (k, v) in entries {
@@ -674,23 +717,20 @@ fn record(node: &Node, file: &Path, key: &str, path: &str, out: &mut BTreeMap<St
                 } else {
                     format!("{path}.{}", k.name)
                 };
-                record(v, file, &format!("{key}.{}", k.name), &child, out);
+                collect_leaves(v, file, &format!("{key}.{}", k.name), &child, out);
             }
         }
         _ => {
-            if path.is_empty() {
-                return;
+            if !path.is_empty() {
+                out.push((
+                    Arc::from(path),
+                    Source {
+                        file: file.clone(),
+                        key: Arc::from(key),
+                        line: node.line,
+                    },
+                ));
             }
-            let prefix = format!("{path}.");
-            out.retain(|p, _| !p.starts_with(&prefix));
-            out.insert(
-                path.to_owned(),
-                Source {
-                    file: file.to_path_buf(),
-                    key: key.to_owned(),
-                    line: node.line,
-                },
-            );
         }
     }
 }
@@ -813,18 +853,22 @@ mod tests {
         )
         .unwrap();
         let layers = [
-            (&low, PathBuf::from("kiln.yaml"), "a".to_owned()),
-            (&high, PathBuf::from("env.yaml"), "b".to_owned()),
+            (&low, Arc::from(Path::new("kiln.yaml")), "a".to_owned()),
+            (&high, Arc::from(Path::new("env.yaml")), "b".to_owned()),
         ];
-        let (merged, provenance) = merge_layers(&layers);
+        let (merged, provenance) = merge_layers(&layers, &mut Default::default());
         assert_eq!(
             merged,
             serde_json::json!({"hosts": ["y.example", "z.example"], "health": {"path": "/h", "liveness": {"period": 10, "initial_delay": 15}}})
         );
         let src = |p: &str| {
-            provenance
-                .get(p)
-                .map(|s| (s.file.to_str().unwrap().to_owned(), s.key.clone(), s.line))
+            provenance.get(p).map(|s| {
+                (
+                    s.file.to_str().unwrap().to_owned(),
+                    s.key.to_string(),
+                    s.line,
+                )
+            })
         };
         assert_eq!(src("hosts"), Some(("env.yaml".into(), "b.hosts".into(), 2)));
         assert_eq!(

@@ -201,10 +201,10 @@ impl<'p> Sink<'p> {
             let hit = component
                 .provenance
                 .iter()
-                .find(|(p, _)| p.as_str() == field || p.starts_with(&prefix));
+                .find(|(p, _)| ***p == *field || p.starts_with(&prefix));
             if let Some((_, s)) = hit {
                 let key = if s.key.ends_with(field) {
-                    s.key.clone()
+                    s.key.to_string()
                 } else {
                     format!("{} ({field})", s.key)
                 };
