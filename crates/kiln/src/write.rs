@@ -8,7 +8,7 @@
 //! would overwrite one is an error. Symlinks anywhere in the output tree are refused. An
 //! exclusive lock on the directory holding the output root makes a concurrent render fail fast.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -68,6 +68,46 @@ pub fn read_tree(root: &Path) -> Result<DiskTree> {
     }
     walked?;
     Ok(tree)
+}
+
+/// [`read_tree`], reading each file against `rendered`: a generated file whose text equals the
+/// rendered one is kept with an empty text and named in the returned set; others keep theirs.
+fn read_tree_against(root: &Path, rendered: &Rendered) -> Result<(DiskTree, HashSet<String>)> {
+    let Listing {
+        files,
+        dirs,
+        walked,
+    } = list_tree(root)?;
+    let mut tree = DiskTree {
+        dirs,
+        ..DiskTree::default()
+    };
+    let texts = crate::render::par_map(&files, |(rel, path)| {
+        let expected = rendered.files.get(rel).map(|f| f.text.as_str());
+        Ok(
+            match read_if_generated(path, expected.map_or(4096, str::len))? {
+                Some(text) if Some(text.as_str()) == expected => Some((String::new(), true)),
+                Some(text) => Some((text, false)),
+                None => None,
+            },
+        )
+    });
+    let mut unchanged = HashSet::new();
+    for ((rel, _), text) in files.into_iter().zip(texts) {
+        match text? {
+            Some((text, same)) => {
+                if same {
+                    unchanged.insert(rel.clone());
+                }
+                tree.generated.insert(rel, text);
+            }
+            None => {
+                tree.foreign.insert(rel);
+            }
+        }
+    }
+    walked?;
+    Ok((tree, unchanged))
 }
 
 /// The tree under an output root, walked but not read.
@@ -207,6 +247,10 @@ fn read_if_generated(path: &Path, expected: usize) -> Result<Option<String>> {
     if !buf.starts_with(marker) {
         return Ok(None);
     }
+    // A tree read whole is held in memory: keep no slack beyond the one spare byte.
+    if buf.capacity() > len + 64 {
+        buf.shrink_to_fit();
+    }
     Ok(Some(String::from_utf8(buf).unwrap_or_else(|e| {
         String::from_utf8_lossy(e.as_bytes()).into_owned()
     })))
@@ -236,7 +280,12 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
     let _lock = Lock::acquire(parent)?;
     clean_leftovers(parent, &name)?;
 
-    let disk = read_tree(root)?;
+    // A full render needs the disk's text of no file, only whether it equals the rendered one;
+    // reading with the comparison keeps one copy of the tree in memory instead of two.
+    let (disk, unchanged) = match options.only_envs {
+        None => read_tree_against(root, rendered)?,
+        Some(_) => (read_tree(root)?, HashSet::new()),
+    };
     let in_scope = |env: &Option<String>| match (&options.only_envs, env) {
         (None, _) | (Some(_), None) => true,
         (Some(envs), Some(env)) => envs.contains(env),
@@ -296,6 +345,7 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
     for (path, text) in &next {
         match disk.generated.get(*path) {
             None => report.added.push(path.to_string()),
+            Some(_) if unchanged.contains(*path) => report.unchanged += 1,
             Some(old) if old != text => report.changed.push(path.to_string()),
             Some(_) => report.unchanged += 1,
         }
@@ -432,9 +482,21 @@ fn refuse_case_twins<'a>(
 fn remove_empty_generated_dirs(staging: &Path, disk: &DiskTree, next: &BTreeMap<&str, &str>) {
     for dir in disk.dirs.iter().rev() {
         let prefix = format!("{dir}/");
-        let used = next.keys().any(|p| p.starts_with(&prefix))
-            || disk.foreign.iter().any(|p| p.starts_with(&prefix));
-        let had_generated = disk.generated.keys().any(|p| p.starts_with(&prefix));
+        // Sorted paths: the first one at or after the prefix tells (a lookup, not a scan).
+        let under = |first: Option<&str>| first.is_some_and(|p| p.starts_with(&prefix));
+        let used = under(next.range(prefix.as_str()..).next().map(|(p, _)| *p))
+            || under(
+                disk.foreign
+                    .range(prefix.clone()..)
+                    .next()
+                    .map(String::as_str),
+            );
+        let had_generated = under(
+            disk.generated
+                .range(prefix.clone()..)
+                .next()
+                .map(|(p, _)| p.as_str()),
+        );
         if !used && had_generated {
             let _ = fs::remove_dir(staging.join(dir));
         }
