@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `render` is the whole of `kiln::render` (templates, YAML parse of their output, layout and
-//! serialisation); `serialise` is its emitter share alone. `write` writes a fresh tree (the
+//! serialisation); `render_and_lint` is what `kiln render` and `kiln check` run (environment by
+//! environment, lint included, objects dropped as they go); `serialise` is its emitter share alone. `write` writes a fresh tree (the
 //! atomic swap with its `syncfs`), `compare` checks an up-to-date tree on disk (`kiln check`
 //! without the render). End-to-end numbers against helm and kustomize are in BENCHMARKS.md
 //! (`cargo xtask bench-peers`).
@@ -16,6 +17,10 @@
 use std::path::{Path, PathBuf};
 
 use divan::Bencher;
+
+/// The allocator `kiln` itself runs with, so the stages cost here what they cost in the CLI.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "../../../xtask/src/fleet/platform.rs"]
 #[allow(dead_code)]
@@ -86,6 +91,16 @@ fn render(bencher: Bencher, apps: usize) {
     bencher
         .with_inputs(|| ())
         .bench_values(|()| kiln::render(&platform).expect("renders"));
+}
+
+/// What `kiln render` and `kiln check` run: render and lint environment by environment, keeping
+/// only the bytes. Against `render` alone, this is what lint adds.
+#[divan::bench(args = SIZES, max_time = 3)]
+fn render_and_lint(bencher: Bencher, apps: usize) {
+    let platform = Fleet::new(apps).platform();
+    bencher
+        .with_inputs(|| ())
+        .bench_values(|()| kiln::lint::render_and_lint(&platform).expect("renders"));
 }
 
 #[divan::bench(args = SIZES, max_time = 3)]
