@@ -182,9 +182,11 @@ pub(crate) fn render_each(
         refs.sort_by_key(|f| f.path);
         each(&refs);
         if !keep_objects {
-            for file in &mut env_files {
-                file.objects = Vec::new();
-            }
+            // Freeing 6,000 objects is a noticeable share of a fleet render: on every core.
+            use rayon::prelude::*;
+            env_files
+                .par_iter_mut()
+                .for_each(|file| file.objects = Vec::new());
         }
         files.extend(env_files);
     }
