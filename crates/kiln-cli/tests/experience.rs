@@ -517,47 +517,13 @@ fn output_is_plain_unless_asked_and_never_with_no_color() {
 // ---------------------------------------------------------------------------------------------
 // kustomize builds the scaffold
 
-fn kubectl() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("KILN_KUBECTL") {
-        return Some(PathBuf::from(path));
-    }
-    if Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        return Some(PathBuf::from("kubectl"));
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?
-        .join("kiln-tools/bin/kubectl");
-    cache.is_file().then_some(cache)
-}
-
-type Key = (String, String, String, String);
-
-fn key(o: &Value) -> Key {
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (
-        s(&o["apiVersion"]),
-        s(&o["kind"]),
-        s(&o["metadata"]["namespace"]),
-        s(&o["metadata"]["name"]),
-    )
-}
+#[path = "../../kiln/tests/support/kubectl.rs"]
+mod kubectl;
+use kubectl::{key, Key};
 
 #[test]
 fn kustomize_builds_the_scaffold_into_exactly_the_rendered_objects() {
-    let Some(kubectl) = kubectl() else {
-        if std::env::var("KILN_REQUIRE_KUBECTL").is_ok_and(|v| v == "1") {
-            panic!("KILN_REQUIRE_KUBECTL=1 but no kubectl found (install: ../shared/tools/install-kubectl)");
-        }
-        eprintln!(
-            "\n*** SKIPPED: kubectl not found; the scaffold's kustomize build did not run ***"
-        );
-        eprintln!("*** install it with ../shared/tools/install-kubectl, or set KILN_KUBECTL ***\n");
+    let Some(kubectl) = kubectl::kubectl_or_skip("the scaffold's kustomize build") else {
         return;
     };
     let (_tmp, root) = scaffold();

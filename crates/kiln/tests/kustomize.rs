@@ -6,43 +6,16 @@
 //! `KILN_REQUIRE_KUBECTL=1` (CI sets it), which turns a missing kubectl into a failure.
 
 mod common;
+#[path = "support/kubectl.rs"]
+mod kubectl;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+
+use kubectl::{key, Key};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-
-fn kubectl() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("KILN_KUBECTL") {
-        return Some(PathBuf::from(path));
-    }
-    if Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        return Some(PathBuf::from("kubectl"));
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?
-        .join("kiln-tools/bin/kubectl");
-    cache.is_file().then_some(cache)
-}
-
-type Key = (String, String, String, String);
-
-fn key(o: &Value) -> Key {
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (
-        s(&o["apiVersion"]),
-        s(&o["kind"]),
-        s(&o["metadata"]["namespace"]),
-        s(&o["metadata"]["name"]),
-    )
-}
 
 /// The objects kustomize should emit for `dir`: its files' objects and, recursively, those of
 /// the directories its kustomization lists.
@@ -76,12 +49,7 @@ fn expected(rendered: &kiln::Rendered, dir: &str, out: &mut BTreeMap<Key, Value>
 
 #[test]
 fn kustomize_builds_every_directory_into_exactly_the_rendered_objects() {
-    let Some(kubectl) = kubectl() else {
-        if std::env::var("KILN_REQUIRE_KUBECTL").is_ok_and(|v| v == "1") {
-            panic!("KILN_REQUIRE_KUBECTL=1 but no kubectl found (install: ../shared/tools/install-kubectl)");
-        }
-        eprintln!("\n*** SKIPPED: kubectl not found; the kustomize build test did not run ***");
-        eprintln!("*** install it with ../shared/tools/install-kubectl, or set KILN_KUBECTL ***\n");
+    let Some(kubectl) = kubectl::kubectl_or_skip("the kustomize build test") else {
         return;
     };
     for (name, dir) in common::platforms() {

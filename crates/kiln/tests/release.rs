@@ -6,9 +6,10 @@
 //! `defaults.web.tag`), staging on rc (a tag per app), production on stable, preview on sha,
 //! and a `cache` kind on an upstream image with `channel: pinned`.
 
+mod common;
+
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 
 use kiln::{TagRule, Version};
 use tempfile::TempDir;
@@ -184,26 +185,11 @@ impl Shelf {
     }
 
     fn git(&self, args: &[&str]) {
-        let status = Command::new("git")
-            .arg("-C")
-            .arg(&self.root)
-            .args([
-                "-c",
-                "user.name=kiln",
-                "-c",
-                "user.email=kiln@example.invalid",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
+        common::git(&self.root, args);
     }
 
     fn commit(&self, message: &str) {
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        common::git_commit(&self.root, message);
     }
 }
 
