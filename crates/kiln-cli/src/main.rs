@@ -351,20 +351,7 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
     match &cli.command {
         Command::Render { envs } => {
             for env in envs {
-                if platform.environment(env).is_none() {
-                    let known: Vec<&str> = platform
-                        .environments
-                        .iter()
-                        .map(|e| e.name.as_str())
-                        .collect();
-                    return Err(kiln::Error::new(
-                        kiln::ErrorKind::Model,
-                        format!(
-                            "no environment `{env}` (environments: {})",
-                            known.join(", ")
-                        ),
-                    ));
-                }
+                platform.environment_or_err(env)?;
             }
             let options = kiln::WriteOptions {
                 only_envs: (!envs.is_empty())

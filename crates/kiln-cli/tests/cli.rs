@@ -1,6 +1,9 @@
 //! Golden tests of the `kiln` binary: whole stdout, stderr and exit code for each scenario, on
 //! a copy of the library's `mini` fixture platform.
 
+#[path = "../../kiln/tests/common.rs"]
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,24 +13,11 @@ use tempfile::TempDir;
 fn fixture() -> (TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mini");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln/tests/fixtures/mini"),
         &root,
     );
     (tmp, root)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Runs kiln in `root` and returns "exit N" plus stdout and stderr, for snapshots.

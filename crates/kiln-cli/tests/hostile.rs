@@ -4,6 +4,8 @@
 //! line of stderr, and leave every file as it was. Faults that need a real process (a full disk,
 //! a kill, two renders at once, another process's hash seeds) are tested here too.
 
+#[path = "../../kiln/tests/common.rs"]
+mod common;
 #[path = "../../kiln/tests/hostile/harness.rs"]
 mod harness;
 

@@ -3,6 +3,9 @@
 //! tag, production on stable, an upstream `cache` image pinned), inside a git repository for the
 //! version check. Errors are checked by exit code and message, not by their framing.
 
+#[path = "../../kiln/tests/common.rs"]
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -152,24 +155,6 @@ fn fails(root: &Path, args: &[&str]) -> String {
     let (code, stdout, stderr) = kiln(root, args);
     assert_eq!((code, stdout.as_str()), (2, ""), "kiln {args:?}: {stderr}");
     stderr
-}
-
-fn git(root: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args([
-            "-c",
-            "user.name=kiln",
-            "-c",
-            "user.email=kiln@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
 }
 
 #[test]
@@ -328,9 +313,9 @@ fn release_tag_and_version_check_on_a_git_repository() {
     exit 0
     0.5.0-alpha.123.1
     ");
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "0.5.0"]);
+    common::git(&root, &["init", "-q", "-b", "main"]);
+    common::git(&root, &["add", "-A"]);
+    common::git(&root, &["commit", "-q", "-m", "0.5.0"]);
     let check = |version: &str| {
         fs::write(
             root.join("package.json"),

@@ -287,21 +287,7 @@ impl Query {
 /// Explains an environment, an app in it, or a rendered field. `sources` must be what
 /// `platform` was resolved from (it gives the line of every key).
 pub fn explain(platform: &Platform, sources: &Sources, query: &Query) -> Result<Explanation> {
-    let env = platform.environment(&query.env).ok_or_else(|| {
-        let known: Vec<&str> = platform
-            .environments
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect();
-        Error::new(
-            ErrorKind::Model,
-            format!(
-                "no environment `{}` (environments: {})",
-                query.env,
-                known.join(", ")
-            ),
-        )
-    })?;
+    let env = platform.environment_or_err(&query.env)?;
     let files = Files::new(platform, sources, env)?;
     let components: Vec<&Component> = match &query.app {
         None => env.components.iter().collect(),

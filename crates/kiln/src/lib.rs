@@ -76,6 +76,20 @@ impl Platform {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }
+
+    /// [`Platform::environment`], or an error that lists the environments there are.
+    pub fn environment_or_err(&self, name: &str) -> Result<&Environment> {
+        self.environment(name).ok_or_else(|| {
+            let known: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
+            Error::new(
+                ErrorKind::Model,
+                format!(
+                    "no environment `{name}` (environments: {})",
+                    known.join(", ")
+                ),
+            )
+        })
+    }
 }
 
 /// What [`check`] found.

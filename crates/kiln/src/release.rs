@@ -588,34 +588,8 @@ struct Group<'a> {
     components: Vec<&'a Component>,
 }
 
-fn env_or_err<'a>(platform: &'a Platform, name: &str) -> Result<&'a Environment> {
-    platform.environment(name).ok_or_else(|| {
-        let known: Vec<&str> = platform
-            .environments
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect();
-        Error::new(
-            ErrorKind::Model,
-            format!(
-                "no environment `{name}` (environments: {})",
-                known.join(", ")
-            ),
-        )
-    })
-}
-
 fn label(c: &Component) -> String {
     format!("{}/{}", c.app, c.kind)
-}
-
-fn source_location(source: &Source) -> Location {
-    Location {
-        file: source.file.to_path_buf(),
-        line: Some(source.line),
-        column: None,
-        key: Some(source.key.to_string()),
-    }
 }
 
 /// Groups the non-pinned components of `env` (only `apps` when given) by the location their
@@ -671,7 +645,7 @@ fn tag_groups<'a>(
                         c.kind
                     ),
                 )
-                .at(source_location(source)));
+                .at(source.location()));
             }
             skipped.push(Skipped {
                 component: label(c),
@@ -717,7 +691,7 @@ fn tag_groups<'a>(
                         mine.join(", ")
                     ),
                 )
-                .at(source_location(group.source)));
+                .at(group.source.location()));
             }
         }
     }
@@ -787,7 +761,7 @@ fn finish(
 /// `defaults.<kind>.tag`) with an app outside the list.
 pub fn plan_set_image(sources: &Sources, env: &str, apps: &[String], tag: &str) -> Result<TagPlan> {
     let before = resolve::resolve_lenient(sources)?;
-    let environment = env_or_err(&before, env)?;
+    let environment = before.environment_or_err(env)?;
     let rule = TagRule::from(environment.channel);
     let channel_at = || {
         let text = &env_source(sources, &environment.file).text;
@@ -860,8 +834,8 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
             format!("promote needs two different environments (got `{from}` twice)"),
         ));
     }
-    let source_env = env_or_err(&before, from)?;
-    let target_env = env_or_err(&before, to)?;
+    let source_env = before.environment_or_err(from)?;
+    let target_env = before.environment_or_err(to)?;
     let (groups, mut skipped) = tag_groups(target_env, apps, "promote")?;
     let mut changes = Vec::new();
     for group in groups {
@@ -893,7 +867,7 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
                             c.app, c.kind
                         ),
                     )
-                    .at(source_location(group.source))
+                    .at(group.source.location())
                 })?;
             derived.entry(tag).or_default().push(label(c));
         }
@@ -914,7 +888,7 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
                     missing.join(", ")
                 ),
             )
-            .at(source_location(group.source)));
+            .at(group.source.location()));
         }
         if derived.len() > 1 {
             let parts: Vec<String> = derived
@@ -930,7 +904,7 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
                     parts.join("; ")
                 ),
             )
-            .at(source_location(group.source)));
+            .at(group.source.location()));
         }
         let (tag, _) = derived.into_iter().next().expect("one tag");
         changes.push(TagChange {

@@ -135,6 +135,18 @@ pub struct Source {
     pub line: usize,
 }
 
+impl Source {
+    /// The file, line and key of the value, for an error about it.
+    pub fn location(&self) -> Location {
+        Location {
+            file: self.file.to_path_buf(),
+            line: Some(self.line),
+            column: None,
+            key: Some(self.key.to_string()),
+        }
+    }
+}
+
 /// Computes the derived facts of a merged workload.
 pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: EnvState) -> Derived {
     let declared = workload.replicas.unwrap_or(1);
@@ -577,12 +589,7 @@ fn resolve_env(
                             tag_rule.shape()
                         ),
                     )
-                    .at(Location {
-                        file: source.file.to_path_buf(),
-                        line: Some(source.line),
-                        column: None,
-                        key: Some(source.key.to_string()),
-                    }));
+                    .at(source.location()));
                 }
                 Err(_) => {}
             }

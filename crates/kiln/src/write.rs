@@ -44,46 +44,32 @@ impl WriteReport {
 
 /// Reads the tree under `root` (which may not exist), refusing symlinks and special files.
 pub fn read_tree(root: &Path) -> Result<DiskTree> {
-    let Listing {
-        files,
-        dirs,
-        walked,
-    } = list_tree(root)?;
-    let mut tree = DiskTree {
-        dirs,
-        ..DiskTree::default()
-    };
-    // Read the files on every core. A failure of the walk is reported only after the files
-    // before it were read, so the first error in walk order wins, as when reading one by one.
-    let texts = crate::render::par_map(&files, |(_, path)| read_if_generated(path, 4096));
-    for ((rel, _), text) in files.into_iter().zip(texts) {
-        match text? {
-            Some(text) => {
-                tree.generated.insert(rel, text);
-            }
-            None => {
-                tree.foreign.insert(rel);
-            }
-        }
-    }
-    walked?;
-    Ok(tree)
+    read_listing(list_tree(root)?, None).map(|(tree, _)| tree)
 }
 
-/// [`read_tree`], reading each file against `rendered`: a generated file whose text equals the
-/// rendered one is kept with an empty text and named in the returned set; others keep theirs.
-fn read_tree_against(root: &Path, rendered: &Rendered) -> Result<(DiskTree, HashSet<String>)> {
+/// Reads the files of a walked tree on every core. With `rendered`, each file is read against
+/// the rendered one: a generated file whose text equals it is kept with an empty text and named
+/// in the returned set, so an up-to-date tree is not held in memory a second time.
+///
+/// A failure of the walk is reported only after the files before it were read, so the first
+/// error in walk order wins, as when reading one by one.
+fn read_listing(
+    listing: Listing,
+    rendered: Option<&Rendered>,
+) -> Result<(DiskTree, HashSet<String>)> {
     let Listing {
         files,
         dirs,
         walked,
-    } = list_tree(root)?;
+    } = listing;
     let mut tree = DiskTree {
         dirs,
         ..DiskTree::default()
     };
     let texts = crate::render::par_map(&files, |(rel, path)| {
-        let expected = rendered.files.get(rel).map(|f| f.text.as_str());
+        let expected = rendered
+            .and_then(|r| r.files.get(rel))
+            .map(|f| f.text.as_str());
         Ok(
             match read_if_generated(path, expected.map_or(4096, str::len))? {
                 Some(text) if Some(text.as_str()) == expected => Some((String::new(), true)),
@@ -283,7 +269,7 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
     // A full render needs the disk's text of no file, only whether it equals the rendered one;
     // reading with the comparison keeps one copy of the tree in memory instead of two.
     let (disk, unchanged) = match options.only_envs {
-        None => read_tree_against(root, rendered)?,
+        None => read_listing(list_tree(root)?, Some(rendered))?,
         Some(_) => (read_tree(root)?, HashSet::new()),
     };
     let in_scope = |env: &Option<String>| match (&options.only_envs, env) {
@@ -571,70 +557,39 @@ pub fn check_tree(root: &Path, rendered: &Rendered) -> Result<Vec<Drift>> {
 }
 
 /// [`check_tree`] over a tree already walked: each file is read and compared on every core, and
-/// only the differences are kept, never the tree's text.
+/// the text is kept only of files that differ, never the whole tree's.
 pub(crate) fn compare_listing(
     root: &Path,
     listing: Listing,
     rendered: &Rendered,
 ) -> Result<Vec<Drift>> {
-    enum Seen {
-        Foreign,
-        Generated(Option<Drift>),
-    }
-    let Listing {
-        files,
-        dirs,
-        walked,
-    } = listing;
-    let seen = crate::render::par_map(&files, |(rel, path)| {
-        let expected = rendered.files.get(rel).map_or(4096, |f| f.text.len());
-        let Some(text) = read_if_generated(path, expected)? else {
-            return Ok(Seen::Foreign);
-        };
-        Ok(Seen::Generated(match rendered.files.get(rel) {
-            None => Some(Drift::Stale { path: rel.clone() }),
-            Some(file) if file.text != text => {
+    let (disk, unchanged) = read_listing(listing, Some(rendered))?;
+    refuse_case_twins(root, &disk, rendered.files.keys().map(String::as_str))?;
+    let mut drift = Vec::new();
+    for (path, file) in &rendered.files {
+        match disk.generated.get(path) {
+            None if disk.foreign.contains(path) => {
+                drift.push(Drift::Foreign { path: path.clone() })
+            }
+            None => drift.push(Drift::Missing { path: path.clone() }),
+            Some(_) if unchanged.contains(path) => {}
+            Some(text) => {
                 let diff = similar::TextDiff::from_lines(text.as_str(), file.text.as_str())
                     .unified_diff()
                     .context_radius(3)
-                    .header(&format!("{rel} (on disk)"), &format!("{rel} (rendered)"))
+                    .header(&format!("{path} (on disk)"), &format!("{path} (rendered)"))
                     .to_string();
-                Some(Drift::Changed {
-                    path: rel.clone(),
+                drift.push(Drift::Changed {
+                    path: path.clone(),
                     diff,
-                })
-            }
-            Some(_) => None,
-        }))
-    });
-    let mut drift = Vec::new();
-    let mut generated: BTreeSet<&str> = BTreeSet::new();
-    let mut disk = DiskTree {
-        dirs,
-        ..DiskTree::default()
-    };
-    for ((rel, _), seen) in files.iter().zip(seen) {
-        match seen? {
-            Seen::Foreign => {
-                disk.foreign.insert(rel.clone());
-            }
-            Seen::Generated(found) => {
-                generated.insert(rel);
-                drift.extend(found);
+                });
             }
         }
     }
-    walked?;
-    refuse_case_twins(root, &disk, rendered.files.keys().map(String::as_str))?;
-    for path in rendered.files.keys() {
-        if generated.contains(path.as_str()) {
-            continue;
+    for path in disk.generated.keys() {
+        if !rendered.files.contains_key(path) {
+            drift.push(Drift::Stale { path: path.clone() });
         }
-        drift.push(if disk.foreign.contains(path) {
-            Drift::Foreign { path: path.clone() }
-        } else {
-            Drift::Missing { path: path.clone() }
-        });
     }
     drift.sort_by(|a, b| drift_path(a).cmp(drift_path(b)));
     Ok(drift)

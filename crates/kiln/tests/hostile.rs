@@ -9,6 +9,7 @@
 //!
 //! The binary runs the same cases for exit codes (`crates/kiln-cli/tests/hostile.rs`).
 
+mod common;
 #[path = "hostile/harness.rs"]
 mod harness;
 
