@@ -553,15 +553,14 @@ fn render_set(
                 ..Location::file(Path::new(TEMPLATES_DIR).join(file))
             })
         };
-        let documents = yaml::parse_documents(&text, &template_path)
+        let documents = yaml::parse_values(&text, &template_path)
             .map_err(|e| at_source(e.message(), e.location().and_then(|l| l.line).unwrap_or(1)))?;
         if documents.is_empty() {
             continue;
         }
         let mut objects = Vec::with_capacity(documents.len());
-        for doc in documents {
-            let line = doc.line;
-            let object = normalize_object(doc.into_json()).map_err(|msg| at_source(&msg, line))?;
+        for (line, doc) in documents {
+            let object = normalize_object(doc).map_err(|msg| at_source(&msg, line))?;
             objects.push(object);
         }
         let source = format!("{} and {}", env.file.display(), template_path.display());
