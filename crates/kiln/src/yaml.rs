@@ -634,7 +634,7 @@ fn is_yaml11_timestamp(b: &[u8]) -> bool {
 /// Resolves one scalar as kiln reads it: quoted and block scalars are strings; plain scalars
 /// follow YAML 1.2 but must read the same under YAML 1.1 and must round-trip unchanged.
 fn resolve_scalar(text: &str, style: ScalarStyle) -> std::result::Result<NodeValue, String> {
-    if style != ScalarStyle::Plain {
+    if style != ScalarStyle::Plain || is_plain_word(text) {
         return Ok(NodeValue::String(text.to_owned()));
     }
     let (v12, v11) = (read_yaml12(text), read_yaml11(text));
@@ -865,7 +865,19 @@ pub fn is_plain_safe(s: &str) -> bool {
     {
         return false;
     }
-    read_yaml12(s) == Reading::Str && read_yaml11(s) == Reading::Str && !is_yaml11_spec_float(s)
+    is_plain_word(s)
+        || (read_yaml12(s) == Reading::Str
+            && read_yaml11(s) == Reading::Str
+            && !is_yaml11_spec_float(s))
+}
+
+/// Most plain scalars are words: one that starts with an ASCII letter reads as a string under
+/// both YAML versions unless it is one of YAML 1.1's null and boolean words (which include all
+/// of YAML 1.2's); numbers, timestamps and the other special values start with a digit, a sign,
+/// a dot or a symbol. The short cut for the checks above, which agree (see the tests).
+fn is_plain_word(s: &str) -> bool {
+    s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        && (s.len() > 5 || read_yaml11(s) == Reading::Str)
 }
 
 /// The YAML 1.1 spec's float pattern, `[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?`, which is
@@ -976,6 +988,51 @@ mod tests {
             // Quoted, every one of them is a plain string.
             let node = parse(&format!("k: \"{text}\"\n")).unwrap();
             assert_eq!(node.get("k").unwrap().value, NodeValue::String(text.into()));
+        }
+    }
+
+    #[test]
+    fn words_are_strings_exactly_when_both_readings_say_so() {
+        let mut words: Vec<String> = [
+            "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+            "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null",
+            "NULL", "nan", "NaN", "inf", "Inf", "e5", "E10", "x1", "a", "abc", "web", "yes1",
+            "Nullable", "offset", "b0", "o17", "x1f", "a:b", "z.5", "e", "tRUE", "nULL",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        // Every one- and two-letter word, and every casing of the special words.
+        for a in b'A'..=b'z' {
+            words.push((a as char).to_string());
+            for b in b'A'..=b'z' {
+                words.push(format!("{}{}", a as char, b as char));
+            }
+        }
+        for word in ["yes", "no", "true", "false", "on", "off", "null"] {
+            for mask in 0..1u32 << word.len() {
+                let cased: String = word
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if mask >> i & 1 == 1 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                words.push(cased);
+            }
+        }
+        for word in &words {
+            let slow = read_yaml12(word) == Reading::Str
+                && read_yaml11(word) == Reading::Str
+                && !is_yaml11_spec_float(word);
+            if is_plain_word(word) {
+                assert!(slow, "`{word}` taken for a string");
+            } else if word.as_bytes()[0].is_ascii_alphabetic() {
+                assert!(!slow, "`{word}` is a string but not taken for one");
+            }
         }
     }
 

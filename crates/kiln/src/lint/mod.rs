@@ -329,24 +329,34 @@ impl<'p> Linter<'p> {
         }
         // Schema and policy look at one object at a time: chunks of objects on every core,
         // their findings kept in object order (schema first, then references, then policy, as
-        // a sequential pass reports them).
+        // a sequential pass reports them). The references, whose index is built in one pass,
+        // are checked alongside, so that pass does not leave a core idle.
         let chunks: Vec<&[Obj<'_>]> = objects.chunks(256).collect();
-        let checked = crate::render::par_map(&chunks, |chunk| {
-            let mut schema_sink = Sink::new(platform);
-            let mut policy_sink = Sink::new(platform);
-            for obj in *chunk {
-                schema::check(platform, obj, &mut schema_sink);
-                policy::check(platform, obj, &mut policy_sink);
-            }
-            Ok((schema_sink, policy_sink))
-        });
+        let (checked, refs_sink) = rayon::join(
+            || {
+                crate::render::par_map(&chunks, |chunk| {
+                    let mut schema_sink = Sink::new(platform);
+                    let mut policy_sink = Sink::new(platform);
+                    for obj in *chunk {
+                        schema::check(platform, obj, &mut schema_sink);
+                        policy::check(platform, obj, &mut policy_sink);
+                    }
+                    Ok((schema_sink, policy_sink))
+                })
+            },
+            || {
+                let mut refs_sink = Sink::new(platform);
+                refs::check(platform, &objects, &mut refs_sink);
+                refs_sink
+            },
+        );
         let mut policy_sinks = Vec::with_capacity(checked.len());
         for result in checked {
             let (schema_sink, policy_sink) = result.expect("object checks do not fail");
             self.sink.absorb(schema_sink);
             policy_sinks.push(policy_sink);
         }
-        refs::check(platform, &objects, &mut self.sink);
+        self.sink.absorb(refs_sink);
         for policy_sink in policy_sinks {
             self.sink.absorb(policy_sink);
         }

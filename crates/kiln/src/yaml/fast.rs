@@ -97,7 +97,7 @@ impl Reader<'_, '_> {
     }
 
     fn map(&mut self, indent: usize, depth: usize) -> Option<Value> {
-        let mut map = Map::new();
+        let mut entries = Vec::new();
         while let Some(&line) = self.lines.get(self.pos) {
             if line.indent < indent {
                 break;
@@ -119,11 +119,9 @@ impl Reader<'_, '_> {
             } else {
                 inline(rest, depth + 1)?
             };
-            if map.insert(key, value).is_some() {
-                return None;
-            }
+            entries.push((key, value));
         }
-        Some(Value::Object(map))
+        object(entries)
     }
 
     fn seq(&mut self, indent: usize, depth: usize) -> Option<Value> {
@@ -158,8 +156,17 @@ impl Reader<'_, '_> {
                 items.push(inline(content, depth + 1)?);
             }
         }
+        items.shrink_to_fit();
         Some(Value::Array(items))
     }
+}
+
+/// A mapping of exactly its size (objects are held a whole environment at a time), or `None`
+/// for a duplicate key.
+fn object(entries: Vec<(String, Value)>) -> Option<Value> {
+    let len = entries.len();
+    let map: Map<String, Value> = entries.into_iter().collect();
+    (map.len() == len).then_some(Value::Object(map))
 }
 
 fn is_seq_entry(text: &str) -> bool {
@@ -299,7 +306,7 @@ fn flow(text: &str, depth: usize) -> Option<(Value, &str)> {
     let close = if text.starts_with('[') { b']' } else { b'}' };
     let mut rest = text[1..].trim_start_matches(' ');
     let mut items = Vec::new();
-    let mut map = Map::new();
+    let mut entries = Vec::new();
     if rest.as_bytes().first() == Some(&close) {
         rest = &rest[1..];
     } else {
@@ -320,9 +327,7 @@ fn flow(text: &str, depth: usize) -> Option<(Value, &str)> {
                 let key = short_key(key)?;
                 let after = after.strip_prefix(':')?.trim_start_matches(' ');
                 let (value, after) = flow_item(after, depth + 1)?;
-                if map.insert(key, value).is_some() {
-                    return None;
-                }
+                entries.push((key, value));
                 rest = after;
             } else {
                 let (value, after) = flow_item(rest, depth + 1)?;
@@ -347,9 +352,10 @@ fn flow(text: &str, depth: usize) -> Option<(Value, &str)> {
         }
     }
     let value = if close == b']' {
+        items.shrink_to_fit();
         Value::Array(items)
     } else {
-        Value::Object(map)
+        object(entries)?
     };
     Some((value, rest))
 }
@@ -377,6 +383,11 @@ fn flow_item(text: &str, depth: usize) -> Option<(Value, &str)> {
 /// A double-quoted scalar on one line, with the escapes JSON writes, and what follows it.
 fn double_quoted(text: &str) -> Option<(String, &str)> {
     let body = &text[1..];
+    let end = body.find(['"', '\\'])?;
+    if body.as_bytes()[end] == b'"' {
+        // No escapes: one copy.
+        return Some((body[..end].to_owned(), &body[end + 1..]));
+    }
     let mut out = String::new();
     let mut chars = body.char_indices();
     while let Some((i, c)) = chars.next() {
