@@ -397,3 +397,48 @@ fn linting_per_environment_agrees_with_linting_the_whole_render() {
         }
     }
 }
+
+/// Lint remembers the shapes of clean objects and skips deserializing them again; an object
+/// that differs from a clean one only where deserialization looks at the text (a timestamp)
+/// is still checked, and so is every recurrence of a problem.
+#[test]
+fn objects_shaped_like_clean_ones_are_still_checked() {
+    let (platform, mut objects) = fixture();
+    let account = find(&mut objects, "ServiceAccount", "shop");
+    account["metadata"]["creationTimestamp"] = json!("2024-05-01T10:00:00Z");
+    let mut copies = Vec::new();
+    for (name, stamp) in [
+        ("shop-2", "2024-05-02T10:00:00Z"),
+        ("shop-3", "yesterday"),
+        ("shop-4", "last week"),
+    ] {
+        let mut copy = account.clone();
+        copy["metadata"]["name"] = json!(name);
+        copy["metadata"]["creationTimestamp"] = json!(stamp);
+        copies.push(copy);
+    }
+    objects.extend(copies);
+    let report = lint(&platform, &objects);
+    let found: Vec<(&str, &str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.object.as_str(), f.path.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "schema",
+                "ServiceAccount shop/shop-3",
+                "metadata.creationTimestamp"
+            ),
+            (
+                "schema",
+                "ServiceAccount shop/shop-4",
+                "metadata.creationTimestamp"
+            ),
+        ],
+        "{}",
+        kiln::lint::to_text(&report, false)
+    );
+}

@@ -298,18 +298,21 @@ pub(crate) struct FileRef<'a> {
 /// objects once they are linted ([`crate::render::render_each`]).
 pub(crate) struct Linter<'p> {
     sink: Sink<'p>,
+    clean: schema::CleanShapes,
 }
 
 impl<'p> Linter<'p> {
     pub fn new(platform: &'p Platform) -> Self {
         Linter {
             sink: Sink::new(platform),
+            clean: schema::CleanShapes::default(),
         }
     }
 
     /// Lints the files of one environment, given in path order.
     pub fn add_env(&mut self, files: &[FileRef<'_>]) {
         let platform = self.sink.platform;
+        let clean = &self.clean;
         let sources = file_sources(platform, files);
         let mut objects: Vec<Obj<'_>> = Vec::new();
         for file in files {
@@ -338,7 +341,7 @@ impl<'p> Linter<'p> {
                     let mut schema_sink = Sink::new(platform);
                     let mut policy_sink = Sink::new(platform);
                     for obj in *chunk {
-                        schema::check(platform, obj, &mut schema_sink);
+                        schema::check(platform, obj, clean, &mut schema_sink);
                         policy::check(platform, obj, &mut policy_sink);
                     }
                     Ok((schema_sink, policy_sink))

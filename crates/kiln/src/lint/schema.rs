@@ -9,6 +9,8 @@ use k8s_openapi::api::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use super::{Obj, Sink};
@@ -53,18 +55,20 @@ fn tidy(path: &str) -> String {
     out
 }
 
+type Typed = fn(&Value) -> Vec<(String, String)>;
+
 macro_rules! builtins {
-    ($api:expr, $kind:expr, $value:expr; $($t:ty),* $(,)?) => {
+    ($api:expr, $kind:expr; $($t:ty),* $(,)?) => {
         match ($api, $kind) {
-            $( (<$t as Resource>::API_VERSION, <$t as Resource>::KIND) => Some(typed::<$t>($value)), )*
+            $( (<$t as Resource>::API_VERSION, <$t as Resource>::KIND) => Some(typed::<$t> as Typed), )*
             _ => None,
         }
     };
 }
 
-/// The problems of a built-in object, or `None` when the kind is not built in.
-fn check_builtin(api: &str, kind: &str, value: &Value) -> Option<Vec<(String, String)>> {
-    builtins!(api, kind, value;
+/// The check of a built-in kind, or `None` when the kind is not built in.
+fn builtin(api: &str, kind: &str) -> Option<Typed> {
+    builtins!(api, kind;
         core::v1::Namespace, core::v1::ServiceAccount, core::v1::Service, core::v1::ConfigMap,
         core::v1::Secret, core::v1::PersistentVolumeClaim, core::v1::Pod, core::v1::LimitRange,
         core::v1::ResourceQuota, core::v1::Endpoints,
@@ -78,10 +82,106 @@ fn check_builtin(api: &str, kind: &str, value: &Value) -> Option<Vec<(String, St
     )
 }
 
-pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
+/// The shapes of the built-in objects that deserialized without a problem. Deserializing into
+/// the typed model is most of lint's cost, and a fleet renders a few shapes many times over: an
+/// object whose shape passed once passes again.
+///
+/// Whether k8s-openapi accepts an object, and which fields it ignores, depends on the object's
+/// apiVersion and kind (which pick the type), its keys, and each value's type: null, boolean,
+/// integer (by the range of `i32` and `i64`), float or string. A string's text matters only in a
+/// `Time` or `MicroTime` field (it must parse as a timestamp), so the shape records for every
+/// string whether it is one, and in a `ByteString` field (base64), which only Secrets and
+/// ConfigMaps have: they are always checked. Objects with problems are never cached, so every
+/// finding is reported as the full check words it.
+#[derive(Default)]
+pub(crate) struct CleanShapes(std::sync::Mutex<(std::collections::HashSet<String>, usize)>);
+
+/// Past this many bytes of shapes (a platform of nearly all different objects), new shapes
+/// are no longer remembered.
+const MAX_SHAPE_BYTES: usize = 8 << 20;
+
+impl CleanShapes {
+    fn contains(&self, shape: &str) -> bool {
+        self.0
+            .lock()
+            .expect("no panics while held")
+            .0
+            .contains(shape)
+    }
+
+    fn insert(&self, shape: String) {
+        let mut guard = self.0.lock().expect("no panics while held");
+        let (shapes, bytes) = &mut *guard;
+        if *bytes + shape.len() <= MAX_SHAPE_BYTES {
+            *bytes += shape.len();
+            shapes.insert(shape);
+        }
+    }
+}
+
+/// Appends `value`'s shape (see [`CleanShapes`]) to `out`.
+fn shape(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push('n'),
+        Value::Bool(_) => out.push('b'),
+        Value::Number(n) => out.push(match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) if i32::try_from(i).is_ok() => 'i',
+            (Some(_), _) => 'l',
+            (None, Some(_)) => 'u',
+            (None, None) => 'f',
+        }),
+        Value::String(_) => out.push(if is_timestamp(value) { 't' } else { 's' }),
+        Value::Array(items) => {
+            out.push('[');
+            for item in items {
+                shape(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (key, value) in map {
+                // Length-prefixed, so no key can pass for a shape.
+                write!(out, "{}", key.len()).expect("writing to a String");
+                out.push(':');
+                out.push_str(key);
+                shape(value, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Whether a string value is what k8s-openapi's `Time` (and `MicroTime`, the same timestamp)
+/// accepts.
+fn is_timestamp(value: &Value) -> bool {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    // A timestamp starts with its year: four digits, or a sign (`+`, `-` or U+2212, whose
+    // UTF-8 starts with 0xE2) and six digits. Most strings are not tried at all.
+    let may_be = value
+        .as_str()
+        .and_then(|s| s.as_bytes().first())
+        .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | 0xe2));
+    may_be && <Time as serde::Deserialize>::deserialize(value).is_ok()
+}
+
+pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, clean: &CleanShapes, sink: &mut Sink<'_>) {
     let api_version = obj.value["apiVersion"].as_str().unwrap_or_default();
     let kind = obj.kind();
-    if let Some(problems) = check_builtin(api_version, kind, obj.value) {
+    if let Some(typed) = builtin(api_version, kind) {
+        let mut key = None;
+        if !matches!(kind, "Secret" | "ConfigMap") {
+            let mut s = format!("{api_version} {kind} ");
+            shape(obj.value, &mut s);
+            if clean.contains(&s) {
+                return;
+            }
+            key = Some(s);
+        }
+        let problems = typed(obj.value);
+        if let (true, Some(key)) = (problems.is_empty(), key) {
+            clean.insert(key);
+        }
         for (path, message) in problems {
             sink.report("schema", obj, &path, message);
         }
@@ -244,6 +344,64 @@ mod tests {
         });
         let problems = super::typed::<k8s_openapi::api::apps::v1::Deployment>(&deployment);
         assert_eq!(problems, [("spec.template.spec.containers[0].imagePullPolcy".to_owned(), "unknown field `imagePullPolcy`: Kubernetes ignores or rejects it, so it has no effect".to_owned())]);
+    }
+
+    #[test]
+    fn timestamps_are_told_from_other_strings() {
+        for (text, is) in [
+            ("2024-05-01T10:00:00Z", Some(true)),
+            ("2024-05-01T10:00:00.123456Z", Some(true)),
+            ("+002024-05-01T10:00:00Z", Some(true)),
+            ("-002024-05-01T10:00:00Z", None),
+            ("\u{2212}002024-05-01T10:00:00Z", None),
+            ("2024-05-01", Some(false)),
+            (" 2024-05-01T10:00:00Z", Some(false)),
+            ("T2024-05-01T10:00:00Z", Some(false)),
+            ("web", Some(false)),
+            ("3000", Some(false)),
+        ] {
+            let value = serde_json::Value::String(text.into());
+            let full = <k8s_openapi::apimachinery::pkg::apis::meta::v1::Time as serde::Deserialize>::deserialize(&value).is_ok();
+            assert_eq!(super::is_timestamp(&value), full, "{text}");
+            if let Some(is) = is {
+                assert_eq!(full, is, "{text}");
+            }
+        }
+    }
+
+    /// The shape cache remembers only clean objects: a second object of a clean shape is not
+    /// deserialized again, and an object with a problem is reported however often it recurs.
+    #[test]
+    fn shapes_tell_apart_what_deserialization_tells_apart() {
+        let shape = |v: serde_json::Value| {
+            let mut s = String::new();
+            super::shape(&v, &mut s);
+            s
+        };
+        // Same keys and types, different text: one shape.
+        assert_eq!(
+            shape(json!({"name": "a", "replicas": 1, "x": [true]})),
+            shape(json!({"name": "bb", "replicas": 3, "x": [false]}))
+        );
+        // What k8s-openapi can tell apart is apart.
+        for (a, b) in [
+            (json!({"replicas": 1}), json!({"replicas": "1"})),
+            (json!({"replicas": 1}), json!({"replicas": 1.5})),
+            (
+                json!({"replicas": 1}),
+                json!({"replicas": 3_000_000_000_i64}),
+            ),
+            (json!({"replicas": 1}), json!({"replicas": null})),
+            (json!({"a": 1}), json!({"b": 1})),
+            (json!({"ab": {}}), json!({"a": {"b": {}}})),
+            (
+                json!({"t": "2024-05-01T10:00:00Z"}),
+                json!({"t": "yesterday"}),
+            ),
+            (json!({"l": [1]}), json!({"l": [1, 1]})),
+        ] {
+            assert_ne!(shape(a.clone()), shape(b.clone()), "{a} vs {b}");
+        }
     }
 
     #[test]
