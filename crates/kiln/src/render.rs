@@ -82,7 +82,8 @@ struct UnitFile {
 
 /// One template set to render in one environment: a component or a bundle.
 enum Unit<'a> {
-    Component(&'a Component),
+    /// With its context (`app`).
+    Component(&'a Component, &'a minijinja::Value),
     Bundle(&'a BundleUnit),
 }
 
@@ -110,24 +111,34 @@ pub(crate) fn render_each(
     let platform_ctx = minijinja::Value::from(Serde(&platform_context(platform)));
     let mut files = Vec::new();
     for env in &platform.environments {
+        // Each component's context, made once: its own templates see it as `app`, and
+        // bundles see them all as `apps`.
+        let app_values: Vec<minijinja::Value> = {
+            use rayon::prelude::*;
+            env.components
+                .par_iter()
+                .map(|c| minijinja::Value::from(Serde(&app_context(c))))
+                .collect()
+        };
         let apps = if env.bundles.is_empty() {
             minijinja::Value::UNDEFINED
         } else {
-            let apps: Vec<Value> = env.components.iter().map(app_context).collect();
-            minijinja::Value::from(Serde(&apps))
+            minijinja::Value::from(app_values.clone())
         };
         let env_value = minijinja::Value::from(Serde(&env_context(env)));
-        let mut units: Vec<Unit<'_>> = env.components.iter().map(Unit::Component).collect();
+        let mut units: Vec<Unit<'_>> = env
+            .components
+            .iter()
+            .zip(&app_values)
+            .map(|(c, v)| Unit::Component(c, v))
+            .collect();
         units.extend(env.bundles.iter().map(Unit::Bundle));
         let rendered = par_map(&units, |unit| match unit {
-            Unit::Component(component) => {
+            Unit::Component(component, app) => {
                 let ctx = minijinja::Value::from_pairs([
                     ("platform", platform_ctx.clone()),
                     ("env", env_value.clone()),
-                    (
-                        "app",
-                        minijinja::Value::from(Serde(&app_context(component))),
-                    ),
+                    ("app", (*app).clone()),
                 ]);
                 let what = format!("{}/{} ({})", env.name, component.app, component.kind);
                 render_set(
