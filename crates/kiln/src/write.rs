@@ -143,48 +143,87 @@ fn walk(
     dirs: &mut BTreeSet<String>,
     files: &mut Vec<(String, PathBuf)>,
 ) -> Result<()> {
-    for entry in walkdir::WalkDir::new(root)
+    // The top level in one pass, then each top-level directory's subtree on its own core
+    // (an environment's tree, usually); the parts are joined in the order one sequential walk
+    // gives, and that walk's first error is the one kept, after what it listed before it.
+    let top: Vec<walkdir::Result<walkdir::DirEntry>> = walkdir::WalkDir::new(root)
         .follow_links(false)
         .min_depth(1)
+        .max_depth(1)
         .sort_by_file_name()
-    {
-        let entry = entry.map_err(|e| {
-            let path = e
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| root.to_path_buf());
-            Error::new(ErrorKind::Io, format!("cannot read the output tree: {e}"))
-                .at(Location::file(path))
-        })?;
-        if entry.file_name().to_str().is_none() {
-            return Err(Error::new(
-                ErrorKind::Unsafe,
-                "the name is not UTF-8; kiln cannot carry this file into the new tree, rename it",
-            )
-            .at(Location::file(entry.path())));
-        }
-        let rel = relative(root, entry.path());
-        let kind = entry.file_type();
-        if kind.is_symlink() {
-            return Err(Error::new(
-                ErrorKind::Unsafe,
-                "is a symbolic link inside the output tree; kiln does not write through symlinks",
-            )
-            .at(Location::file(entry.path())));
-        }
-        if kind.is_dir() {
-            dirs.insert(rel);
-        } else if kind.is_file() {
-            files.push((rel, entry.path().to_path_buf()));
-        } else {
-            return Err(Error::new(
-                ErrorKind::Unsafe,
-                "is not a regular file or directory (FIFO, socket or device) inside the output tree",
-            )
-            .at(Location::file(entry.path())));
-        }
+        .into_iter()
+        .collect();
+    let parts = crate::render::par_map(&top, |entry| {
+        let (mut part_dirs, mut part_files) = (Vec::new(), Vec::new());
+        let walked = walk_entry(root, entry, &mut part_dirs, &mut part_files).and_then(|dir| {
+            let Some(dir) = dir else {
+                return Ok(());
+            };
+            for entry in walkdir::WalkDir::new(dir)
+                .follow_links(false)
+                .min_depth(1)
+                .sort_by_file_name()
+            {
+                walk_entry(root, &entry, &mut part_dirs, &mut part_files)?;
+            }
+            Ok(())
+        });
+        Ok((part_dirs, part_files, walked))
+    });
+    for part in parts {
+        let (part_dirs, part_files, walked) = part?;
+        dirs.extend(part_dirs);
+        files.extend(part_files);
+        walked?;
     }
     Ok(())
+}
+
+/// Records one entry of the walk, refusing what the tree may not hold; returns the path of a
+/// directory (whose contents come next).
+fn walk_entry(
+    root: &Path,
+    entry: &walkdir::Result<walkdir::DirEntry>,
+    dirs: &mut Vec<String>,
+    files: &mut Vec<(String, PathBuf)>,
+) -> Result<Option<PathBuf>> {
+    let entry = entry.as_ref().map_err(|e| {
+        let path = e
+            .path()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| root.to_path_buf());
+        Error::new(ErrorKind::Io, format!("cannot read the output tree: {e}"))
+            .at(Location::file(path))
+    })?;
+    if entry.file_name().to_str().is_none() {
+        return Err(Error::new(
+            ErrorKind::Unsafe,
+            "the name is not UTF-8; kiln cannot carry this file into the new tree, rename it",
+        )
+        .at(Location::file(entry.path())));
+    }
+    let rel = relative(root, entry.path());
+    let kind = entry.file_type();
+    if kind.is_symlink() {
+        return Err(Error::new(
+            ErrorKind::Unsafe,
+            "is a symbolic link inside the output tree; kiln does not write through symlinks",
+        )
+        .at(Location::file(entry.path())));
+    }
+    if kind.is_dir() {
+        dirs.push(rel);
+        Ok(Some(entry.path().to_path_buf()))
+    } else if kind.is_file() {
+        files.push((rel, entry.path().to_path_buf()));
+        Ok(None)
+    } else {
+        Err(Error::new(
+            ErrorKind::Unsafe,
+            "is not a regular file or directory (FIFO, socket or device) inside the output tree",
+        )
+        .at(Location::file(entry.path())))
+    }
 }
 
 fn relative(root: &Path, path: &Path) -> String {
