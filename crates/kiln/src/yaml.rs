@@ -165,11 +165,8 @@ pub fn parse_values(src: &str, file: &Path) -> Result<Vec<(usize, Value)>> {
         // Every test that renders also checks the fast reader against the full parser.
         #[cfg(debug_assertions)]
         {
-            let full: Vec<(usize, Value)> = parse_documents(&src, file)
-                .expect("the full parser accepts what the fast reader reads")
-                .into_iter()
-                .map(|doc| (doc.line, doc.into_json()))
-                .collect();
+            let full = parse_values_fully(&src, file)
+                .expect("the full parser accepts what the fast reader reads");
             assert_eq!(
                 full,
                 docs,
@@ -179,7 +176,12 @@ pub fn parse_values(src: &str, file: &Path) -> Result<Vec<(usize, Value)>> {
         }
         return Ok(docs);
     }
-    Ok(parse_documents(&src, file)?
+    parse_values_fully(&src, file)
+}
+
+/// [`parse_values`] through the full parser alone.
+fn parse_values_fully(src: &str, file: &Path) -> Result<Vec<(usize, Value)>> {
+    Ok(parse_documents(src, file)?
         .into_iter()
         .map(|doc| (doc.line, doc.into_json()))
         .collect())

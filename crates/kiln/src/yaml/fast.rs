@@ -62,10 +62,8 @@ fn read_document<'a>(lines: &mut Vec<Line<'a>>, docs: &mut Vec<(usize, Value)>) 
         return Some(());
     }
     let first = lines[0];
-    // Only a mapping or a sequence as the root; a lone scalar is left to the full parser.
-    if !is_seq_entry(first.text) && entry(first.text)?.is_none() {
-        return None;
-    }
+    // Only a mapping or a sequence as the root (a lone scalar is not a mapping entry, so
+    // `block` leaves it to the full parser).
     let mut reader = Reader { lines, pos: 0 };
     let value = reader.block(0)?;
     if reader.pos != reader.lines.len() {
@@ -313,8 +311,14 @@ fn flow(text: &str, depth: usize) -> Option<(Value, &str)> {
         loop {
             if close == b'}' {
                 let (key, after) = match rest.as_bytes().first()? {
-                    b'"' => double_quoted(rest)?,
-                    b'\'' => single_quoted(rest)?,
+                    b'"' => {
+                        let (key, after) = double_quoted(rest)?;
+                        (short_key(key)?, after)
+                    }
+                    b'\'' => {
+                        let (key, after) = single_quoted(rest)?;
+                        (short_key(key)?, after)
+                    }
                     _ => {
                         let colon = rest.find(": ")?;
                         let key = &rest[..colon];
@@ -324,7 +328,6 @@ fn flow(text: &str, depth: usize) -> Option<(Value, &str)> {
                         (plain_key(key)?, &rest[colon..])
                     }
                 };
-                let key = short_key(key)?;
                 let after = after.strip_prefix(':')?.trim_start_matches(' ');
                 let (value, after) = flow_item(after, depth + 1)?;
                 entries.push((key, value));
@@ -451,8 +454,7 @@ mod tests {
 
     /// What the full parser reads, as `documents` answers it.
     fn full(src: &str) -> Option<Vec<(usize, Value)>> {
-        let docs = super::super::parse_documents(src, Path::new("t.yaml")).ok()?;
-        Some(docs.into_iter().map(|d| (d.line, d.into_json())).collect())
+        super::super::parse_values_fully(src, Path::new("t.yaml")).ok()
     }
 
     /// The fast reader either leaves `src` alone or reads exactly what the full parser reads.
