@@ -673,7 +673,7 @@ fn normalize_object(value: Value) -> std::result::Result<Value, String> {
             _ => return Err(format!("the object has no `{key}` (a non-empty string)")),
         }
     }
-    let Some(Value::Object(metadata)) = map.remove("metadata") else {
+    let Some(Value::Object(metadata)) = map.get_mut("metadata") else {
         return Err("the object has no `metadata` mapping".into());
     };
     match metadata.get("name") {
@@ -688,23 +688,47 @@ fn normalize_object(value: Value) -> std::result::Result<Value, String> {
             return Err(format!("`metadata.namespace` {ns} is not a DNS-1123 label"));
         }
     }
-    let metadata = reorder(metadata, &["name", "namespace", "labels", "annotations"]);
-    map.insert("metadata".into(), Value::Object(metadata));
+    *metadata = reorder(
+        std::mem::take(metadata),
+        &["name", "namespace", "labels", "annotations"],
+    );
     Ok(Value::Object(reorder(
         map,
         &["apiVersion", "kind", "metadata"],
     )))
 }
 
-fn reorder(mut map: Map<String, Value>, first: &[&str]) -> Map<String, Value> {
-    let mut out = Map::with_capacity(map.len());
-    for key in first {
-        if let Some(v) = map.remove(*key) {
-            out.insert((*key).to_owned(), v);
+fn reorder(map: Map<String, Value>, first: &[&str]) -> Map<String, Value> {
+    // Templates mostly write these keys first already: then the map stays as it is, which
+    // spares hashing every key again.
+    let mut last = 0;
+    let mut others = false;
+    let ordered = map
+        .keys()
+        .all(|key| match first.iter().position(|f| f == key) {
+            Some(i) => {
+                let ok = !others && i >= last;
+                last = i;
+                ok
+            }
+            None => {
+                others = true;
+                true
+            }
+        });
+    if ordered {
+        return map;
+    }
+    // The given keys first, in their order; the rest in the order the template wrote them.
+    let mut head: Vec<Option<(String, Value)>> = first.iter().map(|_| None).collect();
+    let mut rest = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        match first.iter().position(|f| *f == key) {
+            Some(i) => head[i] = Some((key, value)),
+            None => rest.push((key, value)),
         }
     }
-    out.extend(map);
-    out
+    head.into_iter().flatten().chain(rest).collect()
 }
 
 /// Places unit files in the tree and adds a `kustomization.yaml` to every directory.
@@ -874,6 +898,41 @@ fn with_header(regenerate: &str, source: &str, documents: &[Value]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn reorder_puts_the_given_keys_first_and_keeps_the_rest_in_order() {
+        let first = ["apiVersion", "kind", "metadata"];
+        let keys = |v: Value| -> Vec<String> {
+            let Value::Object(map) = v else {
+                unreachable!()
+            };
+            reorder(map, &first).keys().cloned().collect()
+        };
+        let cases: [(Value, &[&str]); 5] = [
+            (
+                json!({"apiVersion": 1, "kind": 1, "metadata": 1, "spec": 1}),
+                &["apiVersion", "kind", "metadata", "spec"],
+            ),
+            (
+                json!({"kind": 1, "apiVersion": 1, "spec": 1}),
+                &["apiVersion", "kind", "spec"],
+            ),
+            (
+                json!({"spec": 1, "apiVersion": 1, "kind": 1}),
+                &["apiVersion", "kind", "spec"],
+            ),
+            (
+                json!({"apiVersion": 1, "spec": 1, "metadata": 1, "data": 1}),
+                &["apiVersion", "metadata", "spec", "data"],
+            ),
+            (json!({"b": 1, "a": 1}), &["b", "a"]),
+        ];
+        for (map, want) in cases {
+            assert_eq!(keys(map.clone()), want, "{map}");
+        }
+    }
+
     /// The fast path of `tojson` writes what minijinja's own filter writes.
     #[test]
     fn json_strings_match_minijinjas_tojson() {
