@@ -860,10 +860,7 @@ pub fn is_plain_safe(s: &str) -> bool {
     ) || s.ends_with([' ', ':'])
         // `...` at the start of a line ends the document (a top-level key or scalar).
         || s.starts_with("...")
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.chars()
-            .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
+        || !plain_chars(s)
     {
         return false;
     }
@@ -871,6 +868,25 @@ pub fn is_plain_safe(s: &str) -> bool {
         || (read_yaml12(s) == Reading::Str
             && read_yaml11(s) == Reading::Str
             && !is_yaml11_spec_float(s))
+}
+
+/// No `: ` or ` #` (which would end the scalar) and no control character, BOM or Unicode line
+/// or paragraph separator: one pass over the bytes, and over the characters only when there
+/// are non-ASCII ones.
+fn plain_chars(s: &str) -> bool {
+    let mut prev = 0;
+    let mut ascii = true;
+    for &b in s.as_bytes() {
+        if b < 0x20 || b == 0x7f || (prev == b':' && b == b' ') || (prev == b' ' && b == b'#') {
+            return false;
+        }
+        ascii &= b.is_ascii();
+        prev = b;
+    }
+    ascii
+        || !s
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
 }
 
 /// Most plain scalars are words: one that starts with an ASCII letter reads as a string under
@@ -990,6 +1006,29 @@ mod tests {
             // Quoted, every one of them is a plain string.
             let node = parse(&format!("k: \"{text}\"\n")).unwrap();
             assert_eq!(node.get("k").unwrap().value, NodeValue::String(text.into()));
+        }
+    }
+
+    #[test]
+    fn plain_chars_agrees_with_the_checks_it_replaces() {
+        let reference = |s: &str| {
+            !(s.contains(": ")
+                || s.contains(" #")
+                || s.chars()
+                    .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}')))
+        };
+        let alphabet = [
+            "a", ":", " ", "#", "\t", "\n", "\u{7f}", "\u{80}", "\u{9f}", "\u{a0}", "é",
+            "\u{feff}", "\u{2028}", "\u{2029}", "\u{2027}",
+        ];
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    for s in [a.to_owned(), format!("{a}{b}"), format!("{a}{b}{c}")] {
+                        assert_eq!(plain_chars(&s), reference(&s), "{s:?}");
+                    }
+                }
+            }
         }
     }
 

@@ -1,7 +1,9 @@
 //! References across the objects of one environment: selectors that select something, names
 //! that name something rendered (or declared external), no duplicates.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -83,21 +85,68 @@ impl Index<'_> {
     }
 }
 
-pub(crate) fn check(platform: &Platform, objects: &[Obj<'_>], sink: &mut Sink<'_>) {
+/// What one object adds to the index, read from the object on every core so that the
+/// sequential pass below only inserts.
+struct Facts<'a> {
+    kind: &'a str,
+    ns: &'a str,
+    name: &'a str,
+    /// The kind it provides (a custom resource's `provides`, else its own kind).
+    provides: &'a str,
+    /// Its pod template's labels, for a workload.
+    pod_labels: Option<BTreeMap<&'a str, &'a str>>,
+}
+
+fn facts<'a>(platform: &'a Platform, obj: &Obj<'a>) -> Facts<'a> {
+    let v = obj.value;
+    let kind = v["kind"].as_str().unwrap_or_default();
+    let metadata = &v["metadata"];
+    let api = v["apiVersion"].as_str().unwrap_or_default();
+    let provides = platform
+        .lint
+        .custom_resources
+        .iter()
+        .find(|c| c.api_version == api && c.kind == kind)
+        .and_then(|c| c.provides.as_deref())
+        .unwrap_or(kind);
+    Facts {
+        kind,
+        ns: metadata["namespace"].as_str().unwrap_or_default(),
+        name: metadata["name"].as_str().unwrap_or_default(),
+        provides,
+        pod_labels: pod_template(obj).map(|(template, _)| labels(&template["metadata"]["labels"])),
+    }
+}
+
+pub(crate) fn check<'a>(platform: &'a Platform, objects: &[Obj<'a>], sink: &mut Sink<'_>) {
+    let facts: Vec<Facts<'_>> = {
+        use rayon::prelude::*;
+        objects
+            .par_iter()
+            .with_min_len(256)
+            .map(|obj| facts(platform, obj))
+            .collect()
+    };
     // Sequential, in object order: what is provided, and what is rendered twice (the first
     // one rendered is the one the finding names).
     let mut index = Index {
-        namespaces: HashSet::new(),
-        objects: HashSet::new(),
+        namespaces: HashSet::default(),
+        objects: HashSet::with_capacity_and_hasher(objects.len(), Default::default()),
         pods: Vec::new(),
-        pod_index: HashMap::new(),
-        services: HashMap::new(),
+        pod_index: HashMap::default(),
+        services: HashMap::default(),
     };
-    let mut seen: HashMap<(&str, &str, &str), &str> = HashMap::new();
-    let mut hosts: HashMap<&str, String> = HashMap::new();
-    for (i, obj) in objects.iter().enumerate() {
-        let ns = obj.namespace().unwrap_or_default();
-        let (kind, name) = (obj.kind(), obj.name());
+    let mut seen: HashMap<(&str, &str, &str), &str> =
+        HashMap::with_capacity_and_hasher(objects.len(), Default::default());
+    let mut hosts: HashMap<&str, String> = HashMap::default();
+    for (i, (obj, facts)) in objects.iter().zip(facts).enumerate() {
+        let Facts {
+            kind,
+            ns,
+            name,
+            provides,
+            pod_labels,
+        } = facts;
         if let Some(first) = seen.insert((kind, ns, name), obj.file) {
             sink.report(
                 "duplicate-object",
@@ -130,18 +179,9 @@ pub(crate) fn check(platform: &Platform, objects: &[Obj<'_>], sink: &mut Sink<'_
             }
             _ => {}
         }
-        let api = obj.value["apiVersion"].as_str().unwrap_or_default();
-        let provides = platform
-            .lint
-            .custom_resources
-            .iter()
-            .find(|c| c.api_version == api && c.kind == kind)
-            .and_then(|c| c.provides.as_deref())
-            .unwrap_or(kind);
         index.objects.insert((provides, ns, name));
-        if let Some((template, _)) = pod_template(obj) {
+        if let Some(labels) = pod_labels {
             let slot = index.pods.len();
-            let labels = labels(&template["metadata"]["labels"]);
             for (k, v) in &labels {
                 index.pod_index.entry((ns, k, v)).or_default().push(slot);
             }
