@@ -10,7 +10,7 @@
 //! template writes them; keys keep template order except `apiVersion`, `kind`, `metadata` first
 //! and `name`, `namespace`, `labels`, `annotations` first inside `metadata`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -733,29 +733,30 @@ fn reorder(map: Map<String, Value>, first: &[&str]) -> Map<String, Value> {
 
 /// Places unit files in the tree and adds a `kustomization.yaml` to every directory.
 fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
-    let mut files: BTreeMap<String, RenderedFile> = BTreeMap::new();
-    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    let mut placed: Vec<(String, RenderedFile)> = Vec::with_capacity(units.len());
+    let mut sources: Vec<String> = Vec::with_capacity(units.len());
     // Rendered paths by their lower-case form (paths that differ only in case are one file on
-    // a case-insensitive file system); a map, so that placing n files costs n lookups.
-    let mut by_lower: HashMap<String, String> = HashMap::new();
+    // a case-insensitive file system), as indices into `placed`.
+    let mut by_lower: foldhash::HashMap<String, usize> =
+        foldhash::HashMap::with_capacity_and_hasher(units.len(), Default::default());
     // For each directory, the environment that owns it (its files, up to the env's root).
-    let mut owner: BTreeMap<String, String> = BTreeMap::new();
-    let env_dirs: BTreeMap<&str, &str> = platform
+    let mut owner: foldhash::HashMap<String, &str> = foldhash::HashMap::default();
+    let envs: BTreeMap<&str, &Environment> = platform
         .environments
         .iter()
-        .map(|e| (e.name.as_str(), e.dir.as_str()))
+        .map(|e| (e.name.as_str(), e))
         .collect();
 
     for unit in units {
         let lower = unit.path.to_lowercase();
-        if let Some(other) = by_lower.get(&lower) {
-            let other_source = &sources[other];
+        if let Some(&i) = by_lower.get(&lower) {
+            let other = &placed[i].0;
             return Err(Error::new(
                 ErrorKind::Output,
                 format!(
                     "two sources render `{}`: {}; {}{}",
                     unit.path,
-                    other_source,
+                    sources[i],
                     unit.source,
                     if *other != unit.path {
                         format!(" (as `{other}`; paths may differ only in case)")
@@ -765,11 +766,13 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
                 ),
             ));
         }
-        let env_root = env_dirs[unit.env.as_str()];
-        let mut dir = parent(&unit.path);
+        let env = envs[unit.env.as_str()];
+        let mut dir = parent_str(&unit.path);
         loop {
-            match owner.get(&dir) {
-                Some(e) if *e != unit.env => {
+            match owner.get(dir) {
+                // Claimed with every directory above it, up to the environment's root.
+                Some(e) if *e == env.name => break,
+                Some(e) => {
                     return Err(Error::new(
                         ErrorKind::Output,
                         format!(
@@ -778,18 +781,18 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
                         ),
                     ))
                 }
-                _ => {
-                    owner.insert(dir.clone(), unit.env.clone());
+                None => {
+                    owner.insert(dir.to_owned(), env.name.as_str());
                 }
             }
-            if dir == env_root || dir == "." {
+            if dir == env.dir || dir == "." {
                 break;
             }
-            dir = parent(&dir);
+            dir = parent_str(dir);
         }
-        by_lower.insert(lower, unit.path.clone());
-        sources.insert(unit.path.clone(), unit.source);
-        files.insert(
+        by_lower.insert(lower, placed.len());
+        sources.push(unit.source);
+        placed.push((
             unit.path,
             RenderedFile {
                 env: Some(unit.env),
@@ -798,79 +801,68 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
                 resources: Vec::new(),
                 text: unit.text,
             },
-        );
+        ));
     }
+    drop(sources);
+    let mut files: BTreeMap<String, RenderedFile> = placed.into_iter().collect();
 
     // Every directory up to the root gets a kustomization.
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
-    // Each directory's files, in path order.
-    let mut dir_files: HashMap<String, Vec<String>> = HashMap::new();
-    for path in files.keys() {
-        let mut dir = parent(path);
-        dir_files
-            .entry(dir.clone())
-            .or_default()
-            .push(basename(path).to_owned());
-        // Once a directory is known, so are all above it.
-        while dirs.insert(dir.clone()) && dir != "." {
-            dir = parent(&dir);
-        }
-    }
-    // Each directory's subdirectories, in path order.
-    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
-    for dir in dirs.iter().filter(|d| *d != ".") {
-        children
-            .entry(parent_str(dir))
-            .or_default()
-            .push(dir.as_str());
-    }
-    for dir in &dirs {
-        let own = owner.get(dir);
-        let mut resources: Vec<String> = dir_files.remove(dir).unwrap_or_default();
-        for child in children
-            .get(dir.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            if own.is_none() || owner.get(*child) == own {
-                resources.push(basename(child).to_owned());
+    let mut kustomizations = Vec::new();
+    {
+        let mut dirs: BTreeSet<&str> = BTreeSet::new();
+        // Each directory's files, in path order.
+        let mut dir_files: foldhash::HashMap<&str, Vec<&str>> = foldhash::HashMap::default();
+        for path in files.keys() {
+            let mut dir = parent_str(path);
+            dir_files.entry(dir).or_default().push(basename(path));
+            // Once a directory is known, so are all above it.
+            while dirs.insert(dir) && dir != "." {
+                dir = parent_str(dir);
             }
         }
-        let path = crate::resolve::join_dir(dir, "kustomization.yaml");
-        let source = match own {
-            Some(env) => platform
-                .environments
-                .iter()
-                .find(|e| &e.name == env)
-                .map(|e| e.file.display().to_string())
-                .unwrap_or_default(),
-            None => "the output layout".to_owned(),
-        };
-        let doc = json!({
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": resources,
-        });
-        let text = with_header(&platform.regenerate, &source, std::slice::from_ref(&doc));
-        files.insert(
-            path,
-            RenderedFile {
-                env: own.cloned(),
-                app: None,
-                objects: Vec::new(),
-                resources,
-                text,
-            },
-        );
+        // Each directory's subdirectories, in path order.
+        let mut children: foldhash::HashMap<&str, Vec<&str>> = foldhash::HashMap::default();
+        for dir in dirs.iter().filter(|d| **d != ".") {
+            children.entry(parent_str(dir)).or_default().push(dir);
+        }
+        for dir in &dirs {
+            let own = owner.get(*dir).copied();
+            let mut resources: Vec<String> = dir_files
+                .remove(dir)
+                .unwrap_or_default()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            for child in children.get(dir).map(Vec::as_slice).unwrap_or_default() {
+                if own.is_none() || owner.get(*child).copied() == own {
+                    resources.push(basename(child).to_owned());
+                }
+            }
+            let path = crate::resolve::join_dir(dir, "kustomization.yaml");
+            let source = match own {
+                Some(env) => envs[env].file.display().to_string(),
+                None => "the output layout".to_owned(),
+            };
+            let doc = json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            });
+            let text = with_header(&platform.regenerate, &source, std::slice::from_ref(&doc));
+            kustomizations.push((
+                path,
+                RenderedFile {
+                    env: own.map(str::to_owned),
+                    app: None,
+                    objects: Vec::new(),
+                    resources,
+                    text,
+                },
+            ));
+        }
     }
+    files.extend(kustomizations);
     Ok(Rendered { files })
-}
-
-fn parent(path: &str) -> String {
-    match path.rsplit_once('/') {
-        Some((dir, _)) => dir.to_owned(),
-        None => ".".to_owned(),
-    }
 }
 
 fn parent_str(path: &str) -> &str {

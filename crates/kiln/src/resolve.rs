@@ -641,9 +641,9 @@ pub fn join_dir(base: &str, dir: &str) -> String {
     }
 }
 
-/// The leaves a layer sets (path, source), by the address of the layer's node: the layers of a
-/// kind's defaults are the same for every component of an environment.
-type LeavesCache = HashMap<usize, Vec<(Arc<str>, Source)>>;
+/// A layer's value and the leaves it sets (path, source), by the address of the layer's node:
+/// the layers of a kind's defaults are the same for every component of an environment.
+type LeavesCache = HashMap<usize, (Value, Vec<(Arc<str>, Source)>)>;
 
 /// Merges workload layers (node, file, key of the layer), lowest first.
 fn merge_layers(
@@ -652,31 +652,36 @@ fn merge_layers(
 ) -> (Value, BTreeMap<Arc<str>, Source>) {
     let mut merged = Value::Object(Default::default());
     let mut provenance: BTreeMap<Arc<str>, Source> = BTreeMap::new();
+    let mut prefix = String::new();
     for (root, file, key) in layers {
         let Some(node) = find(root, key) else {
             continue;
         };
-        deep_merge(&mut merged, &node.to_json());
-        let leaves = cache
+        let (value, leaves) = cache
             .entry(node as *const Node as usize)
             .or_insert_with(|| {
                 let mut leaves = Vec::new();
                 collect_leaves(node, file, key, "", &mut leaves);
-                leaves
+                (node.to_json(), leaves)
             });
+        deep_merge(&mut merged, value);
         for (path, source) in leaves.iter() {
             // A value set here replaces whatever lower layers set below it.
-            let prefix = format!("{path}.");
-            let covered: Vec<Arc<str>> = provenance
-                .range::<str, _>((
-                    std::ops::Bound::Included(prefix.as_str()),
-                    std::ops::Bound::Unbounded,
-                ))
-                .take_while(|(p, _)| p.starts_with(&prefix))
-                .map(|(p, _)| p.clone())
-                .collect();
-            for p in covered {
-                provenance.remove(&p);
+            if !provenance.is_empty() {
+                prefix.clear();
+                prefix.push_str(path);
+                prefix.push('.');
+                let covered: Vec<Arc<str>> = provenance
+                    .range::<str, _>((
+                        std::ops::Bound::Included(prefix.as_str()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .take_while(|(p, _)| p.starts_with(prefix.as_str()))
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                for p in covered {
+                    provenance.remove(&p);
+                }
             }
             provenance.insert(path.clone(), source.clone());
         }
@@ -691,6 +696,8 @@ fn find<'a>(root: &'a Node, key: &str) -> Option<&'a Node> {
 
 fn deep_merge(base: &mut Value, layer: &Value) {
     match (base, layer) {
+        // Into nothing (the lowest layer): a copy, without looking each key up.
+        (Value::Object(base), Value::Object(layer)) if base.is_empty() => base.clone_from(layer),
         (Value::Object(base), Value::Object(layer)) => {
             for (k, v) in layer {
                 match base.get_mut(k) {
