@@ -665,9 +665,12 @@ fn merge_layers(
                 (node.to_json(), leaves)
             });
         deep_merge(&mut merged, value);
+        // The leaves of one layer never cover each other (a leaf is not a non-empty mapping),
+        // so the first layer with any has nothing to replace.
+        let first = provenance.is_empty();
         for (path, source) in leaves.iter() {
             // A value set here replaces whatever lower layers set below it.
-            if !provenance.is_empty() {
+            if !first {
                 prefix.clear();
                 prefix.push_str(path);
                 prefix.push('.');
