@@ -1,9 +1,9 @@
 //! The one writer: puts a rendered tree on disk atomically, and compares a tree with the disk.
 //!
 //! Writing never mixes old and new: the new tree (rendered files plus every file kiln did not
-//! generate, copied over) is built in a sibling directory and swapped in with one
-//! `renameat2(RENAME_EXCHANGE)`, so a reader, a crash or a full disk sees either the old tree or
-//! the new one. Only files that start with [`GENERATED_MARKER`] count as kiln's: they are
+//! generate; files that stay as they are hard-linked from the old tree) is built in a sibling
+//! directory and swapped in with one `renameat2(RENAME_EXCHANGE)`, so a reader, a crash or a
+//! full disk sees either the old tree or the new one. Only files that start with [`GENERATED_MARKER`] count as kiln's: they are
 //! replaced or pruned; every other file is carried over untouched, and a rendered path that
 //! would overwrite one is an error. Symlinks anywhere in the output tree are refused. An
 //! exclusive lock on the directory holding the output root makes a concurrent render fail fast.
@@ -367,12 +367,16 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
     refuse_case_twins(root, &disk, next.keys().copied())?;
 
     let mut report = WriteReport::default();
+    // Files whose disk text is the text of the new tree: linked into it, not written again.
+    let mut same: HashSet<&str> = HashSet::new();
     for (path, text) in &next {
         match disk.generated.get(*path) {
             None => report.added.push(path.to_string()),
-            Some(_) if unchanged.contains(*path) => report.unchanged += 1,
-            Some(old) if old != text => report.changed.push(path.to_string()),
-            Some(_) => report.unchanged += 1,
+            Some(old) if unchanged.contains(*path) || old == text => {
+                report.unchanged += 1;
+                same.insert(path);
+            }
+            Some(_) => report.changed.push(path.to_string()),
         }
     }
     report.removed = disk
@@ -386,18 +390,28 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
     }
 
     let staging = parent.join(format!(".{name}.kiln-new-{}", std::process::id()));
-    let result = build_and_swap(root, &staging, &disk, &next, parent, &name);
+    let result = build_and_swap(root, &staging, &disk, &next, &same, parent, &name);
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
     }
     result.map(|()| report)
 }
 
+/// Builds the new tree at `staging` and swaps it in.
+///
+/// Files that stay as they are (`same`, and every file kiln did not generate) are hard links to
+/// the old tree's files, not copies: kiln never changes a file in place, so the two trees can
+/// share them, and a one-line change to a large platform costs a link per file instead of a new
+/// file each. New files also burden the file system when the old tree goes: on ext4, inodes
+/// freed moments ago are skipped by the allocator one by one (`recently_deleted`), which made a
+/// one-line change at 25,000 files take 7-25 s of kernel time (BENCHMARKS.md). Where hard links
+/// fail (a file system without them, a link limit), the file is written or copied instead.
 fn build_and_swap(
     root: &Path,
     staging: &Path,
     disk: &DiskTree,
     next: &BTreeMap<&str, &str>,
+    same: &HashSet<&str>,
     parent: &Path,
     name: &str,
 ) -> Result<()> {
@@ -407,12 +421,15 @@ fn build_and_swap(
         fs::create_dir_all(staging.join(dir))
             .map_err(|e| Error::io("create", &staging.join(dir), e))?;
     }
+    let mut links = Links { work: true };
     for path in &disk.foreign {
-        let to = staging.join(path);
-        fs::copy(root.join(path), &to).map_err(|e| Error::io("copy", &root.join(path), e))?;
+        let (from, to) = (root.join(path), staging.join(path));
+        if !links.link(&from, &to) {
+            fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
+        }
     }
     // Each directory once, not once per file.
-    let mut created: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut created: HashSet<&str> = disk.dirs.iter().map(String::as_str).collect();
     for (path, text) in next {
         let to = staging.join(path);
         let parent_dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
@@ -420,6 +437,9 @@ fn build_and_swap(
             if let Some(dir) = to.parent() {
                 fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
             }
+        }
+        if same.contains(path) && links.link(&root.join(path), &to) {
+            continue;
         }
         let mut file = fs::File::create(&to).map_err(|e| Error::io("write", &to, e))?;
         file.write_all(text.as_bytes())
@@ -454,6 +474,22 @@ fn build_and_swap(
             }
             fs::remove_dir_all(&old).map_err(|e| Error::io("remove the old tree at", &old, e))
         }
+    }
+}
+
+/// Hard links from the old tree into the new one, given up after the first failure.
+struct Links {
+    work: bool,
+}
+
+impl Links {
+    /// Links `from` at `to`; false if that failed, and from then on without trying. A failed
+    /// link leaves nothing at `to`, so the caller writes or copies the file there instead, and
+    /// an error that is not about links (a full disk) is reported by that write.
+    fn link(&mut self, from: &Path, to: &Path) -> bool {
+        // `link(2)` does not follow a symlink at `from`; the walk refused symlinks anyway.
+        self.work = self.work && fs::hard_link(from, to).is_ok();
+        self.work
     }
 }
 
@@ -681,4 +717,24 @@ pub fn format_drift(output: &str, drift: &[Drift], color: bool) -> String {
         };
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_stop_trying_after_the_first_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        fs::write(&a, "x").unwrap();
+        let mut links = Links { work: true };
+        assert!(links.link(&a, &tmp.path().join("a2")));
+        // A failed link (here: nothing to link) leaves nothing behind and turns links off, so
+        // the caller writes every later file itself.
+        assert!(!links.link(&tmp.path().join("missing"), &b));
+        assert!(!b.exists());
+        assert!(!links.link(&a, &b));
+        assert!(!b.exists());
+    }
 }

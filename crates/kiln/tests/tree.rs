@@ -89,6 +89,61 @@ fn pruning_removes_only_generated_files() {
     assert!(!k8s.join("apps/blog/deployment.yaml").exists());
 }
 
+/// A change rewrites only the files it changes: every other file of the new tree, generated or
+/// hand-written, is the old tree's file (a hard link), so a one-line change to a large platform
+/// does not create the whole tree again. Their bytes and modes are as before.
+#[test]
+fn a_change_links_the_files_it_does_not_touch() {
+    use std::os::unix::fs::MetadataExt;
+
+    let (_tmp, root) = mini();
+    render(&root).unwrap();
+    let k8s = root.join("k8s");
+    fs::write(k8s.join("README.md"), "hand-written\n").unwrap();
+    let inode = |rel: &str| fs::metadata(k8s.join(rel)).unwrap().ino();
+    let kept = [
+        "apps/blog/deployment.yaml",
+        "base/namespace.yaml",
+        "README.md",
+    ];
+    let changed = "apps/shop/deployment.yaml";
+    let before: Vec<u64> = kept.iter().map(|p| inode(p)).collect();
+    let (changed_before, snapshot_before) = (inode(changed), snapshot(&k8s));
+
+    edit(
+        &root.join("environments/prod.yaml"),
+        "tag: 1a2b3c4, replicas: 2",
+        "tag: 9a9b9c9, replicas: 2",
+    );
+    let report = render(&root).unwrap();
+    assert_eq!(report.changed, [changed]);
+    assert_eq!(kept.iter().map(|p| inode(p)).collect::<Vec<_>>(), before);
+    assert_ne!(inode(changed), changed_before);
+    assert!(fs::read_to_string(k8s.join(changed))
+        .unwrap()
+        .contains("9a9b9c9"));
+    // The old tree is gone, so each kept file has one name again.
+    for path in kept {
+        assert_eq!(fs::metadata(k8s.join(path)).unwrap().nlink(), 1, "{path}");
+    }
+    let after = snapshot(&k8s);
+    let differs: Vec<&str> = after
+        .iter()
+        .zip(&snapshot_before)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.0.as_str())
+        .collect();
+    assert_eq!(differs, [changed]);
+    assert!(check_is_clean(&root));
+}
+
+fn check_is_clean(root: &Path) -> bool {
+    let platform = kiln::Platform::load(root).unwrap();
+    kiln::check_tree(&platform.output_root(), &kiln::render(&platform).unwrap())
+        .unwrap()
+        .is_empty()
+}
+
 #[test]
 fn an_emptied_generated_directory_disappears() {
     let (_tmp, root) = mini();
