@@ -421,29 +421,39 @@ fn build_and_swap(
         fs::create_dir_all(staging.join(dir))
             .map_err(|e| Error::io("create", &staging.join(dir), e))?;
     }
-    let mut links = Links { work: true };
+    let links = Links::new();
     for path in &disk.foreign {
         let (from, to) = (root.join(path), staging.join(path));
         if !links.link(&from, &to) {
             fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
         }
     }
-    // Each directory once, not once per file.
+    // Each directory once, not once per file, and all of them before the files.
     let mut created: HashSet<&str> = disk.dirs.iter().map(String::as_str).collect();
-    for (path, text) in next {
-        let to = staging.join(path);
-        let parent_dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
-        if created.insert(parent_dir) {
-            if let Some(dir) = to.parent() {
-                fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    for path in next.keys() {
+        if let Some((dir, _)) = path.rsplit_once('/') {
+            if created.insert(dir) {
+                let dir = staging.join(dir);
+                fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
             }
         }
-        if same.contains(path) && links.link(&root.join(path), &to) {
-            continue;
+    }
+    // The files on every core, in runs of neighbours (sorted paths: mostly one directory's).
+    let files: Vec<(&str, &str)> = next.iter().map(|(path, text)| (*path, *text)).collect();
+    let runs: Vec<&[(&str, &str)]> = files.chunks(256).collect();
+    for result in crate::render::par_map(&runs, |run| {
+        for (path, text) in *run {
+            let to = staging.join(path);
+            if same.contains(path) && links.link(&root.join(path), &to) {
+                continue;
+            }
+            let mut file = fs::File::create(&to).map_err(|e| Error::io("write", &to, e))?;
+            file.write_all(text.as_bytes())
+                .map_err(|e| Error::io("write", &to, e))?;
         }
-        let mut file = fs::File::create(&to).map_err(|e| Error::io("write", &to, e))?;
-        file.write_all(text.as_bytes())
-            .map_err(|e| Error::io("write", &to, e))?;
+        Ok(())
+    }) {
+        result?;
     }
     remove_empty_generated_dirs(staging, disk, next);
     let dir = fs::File::open(staging).map_err(|e| Error::io("open", staging, e))?;
@@ -479,17 +489,25 @@ fn build_and_swap(
 
 /// Hard links from the old tree into the new one, given up after the first failure.
 struct Links {
-    work: bool,
+    work: std::sync::atomic::AtomicBool,
 }
 
 impl Links {
+    fn new() -> Links {
+        Links { work: true.into() }
+    }
+
     /// Links `from` at `to`; false if that failed, and from then on without trying. A failed
     /// link leaves nothing at `to`, so the caller writes or copies the file there instead, and
     /// an error that is not about links (a full disk) is reported by that write.
-    fn link(&mut self, from: &Path, to: &Path) -> bool {
+    fn link(&self, from: &Path, to: &Path) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
         // `link(2)` does not follow a symlink at `from`; the walk refused symlinks anyway.
-        self.work = self.work && fs::hard_link(from, to).is_ok();
-        self.work
+        if self.work.load(Relaxed) && fs::hard_link(from, to).is_ok() {
+            return true;
+        }
+        self.work.store(false, Relaxed);
+        false
     }
 }
 
@@ -728,7 +746,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         fs::write(&a, "x").unwrap();
-        let mut links = Links { work: true };
+        let links = Links::new();
         assert!(links.link(&a, &tmp.path().join("a2")));
         // A failed link (here: nothing to link) leaves nothing behind and turns links off, so
         // the caller writes every later file itself.
