@@ -370,6 +370,7 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
             let options = kiln::WriteOptions {
                 only_envs: (!envs.is_empty())
                     .then(|| envs.iter().cloned().collect::<BTreeSet<_>>()),
+                ..Default::default()
             };
             let report = kiln::write_tree(&out, &rendered, &options)?;
             let shown = PathBuf::from(&platform.output);

@@ -72,8 +72,10 @@ fn read_listing(
             .map(|f| f.text.as_str());
         Ok(
             match read_if_generated(path, expected.map_or(4096, str::len))? {
-                Some(text) if Some(text.as_str()) == expected => Some((String::new(), true)),
-                Some(text) => Some((text, false)),
+                Some((text, true)) if Some(text.as_str()) == expected => {
+                    Some((String::new(), true))
+                }
+                Some((text, _)) => Some((text, false)),
                 None => None,
             },
         )
@@ -247,7 +249,10 @@ fn relative(root: &Path, path: &Path) -> String {
 /// size the caller expects (the rendered file's): a file of that size then costs one read and
 /// the one that finds its end, where a marker read, `read_to_end`'s size probe and its reads
 /// took seven system calls a file (a fifth of `kiln check` at 1000 apps).
-fn read_if_generated(path: &Path, expected: usize) -> Result<Option<String>> {
+///
+/// The text comes with whether the bytes were UTF-8: a file that was not is shown lossily and
+/// never counts as equal to a rendered one (which would be linked into the next tree as it is).
+fn read_if_generated(path: &Path, expected: usize) -> Result<Option<(String, bool)>> {
     let io = |e| Error::io("read", path, e);
     let marker = GENERATED_MARKER.as_bytes();
     let mut file = fs::File::open(path).map_err(io)?;
@@ -276,9 +281,10 @@ fn read_if_generated(path: &Path, expected: usize) -> Result<Option<String>> {
     if buf.capacity() > len + 64 {
         buf.shrink_to_fit();
     }
-    Ok(Some(String::from_utf8(buf).unwrap_or_else(|e| {
-        String::from_utf8_lossy(e.as_bytes()).into_owned()
-    })))
+    Ok(Some(match String::from_utf8(buf) {
+        Ok(text) => (text, true),
+        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+    }))
 }
 
 /// Options for [`write_tree`].
@@ -286,6 +292,10 @@ fn read_if_generated(path: &Path, expected: usize) -> Result<Option<String>> {
 pub struct WriteOptions {
     /// Write only the files of these environments (and the layout); keep the rest as on disk.
     pub only_envs: Option<BTreeSet<String>>,
+    /// Write every file of the new tree anew (copy the hand-written ones) instead of linking
+    /// the ones that stay as they are from the old tree. kiln falls back to this by itself
+    /// where the file system refuses a link.
+    pub no_links: bool,
 }
 
 /// Writes `rendered` to `root` atomically.
@@ -390,7 +400,8 @@ pub fn write_tree(root: &Path, rendered: &Rendered, options: &WriteOptions) -> R
     }
 
     let staging = parent.join(format!(".{name}.kiln-new-{}", std::process::id()));
-    let result = build_and_swap(root, &staging, &disk, &next, &same, parent, &name);
+    let links = Links::new(!options.no_links);
+    let result = build_and_swap(root, &staging, &disk, &next, &same, &links, &name);
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
     }
@@ -412,19 +423,20 @@ fn build_and_swap(
     disk: &DiskTree,
     next: &BTreeMap<&str, &str>,
     same: &HashSet<&str>,
-    parent: &Path,
+    links: &Links,
     name: &str,
 ) -> Result<()> {
+    // The staging tree is a sibling of the output root.
+    let parent = staging.parent().unwrap_or(Path::new("."));
     let _ = fs::remove_dir_all(staging);
     fs::create_dir(staging).map_err(|e| Error::io("create", staging, e))?;
     for dir in &disk.dirs {
         fs::create_dir_all(staging.join(dir))
             .map_err(|e| Error::io("create", &staging.join(dir), e))?;
     }
-    let links = Links::new();
     for path in &disk.foreign {
         let (from, to) = (root.join(path), staging.join(path));
-        if !links.link(&from, &to) {
+        if !links.link(&from, &to, None)? {
             fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
         }
     }
@@ -444,7 +456,7 @@ fn build_and_swap(
     for result in crate::render::par_map(&runs, |run| {
         for (path, text) in *run {
             let to = staging.join(path);
-            if same.contains(path) && links.link(&root.join(path), &to) {
+            if same.contains(path) && links.link(&root.join(path), &to, Some(text.len()))? {
                 continue;
             }
             let mut file = fs::File::create(&to).map_err(|e| Error::io("write", &to, e))?;
@@ -493,21 +505,42 @@ struct Links {
 }
 
 impl Links {
-    fn new() -> Links {
-        Links { work: true.into() }
+    fn new(work: bool) -> Links {
+        Links { work: work.into() }
     }
 
     /// Links `from` at `to`; false if that failed, and from then on without trying. A failed
     /// link leaves nothing at `to`, so the caller writes or copies the file there instead, and
     /// an error that is not about links (a full disk) is reported by that write.
-    fn link(&self, from: &Path, to: &Path) -> bool {
+    ///
+    /// What was linked is looked at: the walk refused symlinks and read the file, but another
+    /// process may have changed the old tree since. A symlink (`link(2)` links the symlink
+    /// itself) or, given `len`, a generated file of another length is taken out again, and
+    /// the caller writes the rendered text instead; a hand-written file that became a symlink
+    /// is an error, as the walk would have made it.
+    fn link(&self, from: &Path, to: &Path, len: Option<usize>) -> Result<bool> {
         use std::sync::atomic::Ordering::Relaxed;
-        // `link(2)` does not follow a symlink at `from`; the walk refused symlinks anyway.
-        if self.work.load(Relaxed) && fs::hard_link(from, to).is_ok() {
-            return true;
+        if !self.work.load(Relaxed) {
+            return Ok(false);
         }
-        self.work.store(false, Relaxed);
-        false
+        if fs::hard_link(from, to).is_err() {
+            self.work.store(false, Relaxed);
+            return Ok(false);
+        }
+        let meta = fs::symlink_metadata(to).map_err(|e| Error::io("read", to, e))?;
+        let as_read = meta.file_type().is_file() && len.is_none_or(|n| meta.len() == n as u64);
+        if !as_read {
+            fs::remove_file(to).map_err(|e| Error::io("remove", to, e))?;
+            if len.is_none() {
+                return Err(Error::new(
+                    ErrorKind::Unsafe,
+                    "became a symbolic link or special file during the render; kiln does not \
+                     write through symlinks",
+                )
+                .at(Location::file(from)));
+            }
+        }
+        Ok(as_read)
     }
 }
 
@@ -746,13 +779,34 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         fs::write(&a, "x").unwrap();
-        let links = Links::new();
-        assert!(links.link(&a, &tmp.path().join("a2")));
+        let links = Links::new(true);
+        assert!(links.link(&a, &tmp.path().join("a2"), Some(1)).unwrap());
         // A failed link (here: nothing to link) leaves nothing behind and turns links off, so
         // the caller writes every later file itself.
-        assert!(!links.link(&tmp.path().join("missing"), &b));
+        assert!(!links.link(&tmp.path().join("missing"), &b, None).unwrap());
         assert!(!b.exists());
-        assert!(!links.link(&a, &b));
+        assert!(!links.link(&a, &b, None).unwrap());
         assert!(!b.exists());
+    }
+
+    #[test]
+    fn a_linked_file_that_is_not_what_was_read_is_taken_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a");
+        fs::write(&a, "changed since").unwrap();
+        let links = Links::new(true);
+        // A generated file of another length than the one read: written anew by the caller.
+        assert!(!links.link(&a, &tmp.path().join("b"), Some(1)).unwrap());
+        assert!(!tmp.path().join("b").exists());
+        // A symlink where the walk saw a file.
+        let link = tmp.path().join("l");
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        assert!(!links.link(&link, &tmp.path().join("c"), Some(13)).unwrap());
+        assert!(fs::symlink_metadata(tmp.path().join("c")).is_err());
+        let err = links.link(&link, &tmp.path().join("d"), None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsafe);
+        assert!(fs::symlink_metadata(tmp.path().join("d")).is_err());
+        // Links keep working after a file was taken out.
+        assert!(links.link(&a, &tmp.path().join("e"), Some(13)).unwrap());
     }
 }

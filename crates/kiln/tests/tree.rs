@@ -137,6 +137,59 @@ fn a_change_links_the_files_it_does_not_touch() {
     assert!(check_is_clean(&root));
 }
 
+/// Where links are refused (or `no_links` is set), every file is written or copied anew and the
+/// tree is the same as with links: pruning, hand-written files and the changed file included.
+#[test]
+fn without_links_the_same_tree_is_written_file_by_file() {
+    use std::os::unix::fs::MetadataExt;
+
+    let (_a, linked) = mini();
+    let (_b, copied) = mini();
+    let inodes = |root: &Path| -> Vec<u64> {
+        snapshot(&root.join("k8s"))
+            .iter()
+            .map(|(p, _)| fs::metadata(root.join("k8s").join(p)).unwrap().ino())
+            .collect()
+    };
+    let mut before = Vec::new();
+    for root in [&linked, &copied] {
+        render(root).unwrap();
+        fs::write(root.join("k8s/README.md"), "hand-written\n").unwrap();
+        edit(
+            &root.join("environments/prod.yaml"),
+            "  blog:\n    web: { tag: 5d6e7f8 }\n",
+            "",
+        );
+        before.push(inodes(root));
+    }
+    render(&linked).unwrap();
+    let platform = kiln::Platform::load(&copied).unwrap();
+    let options = kiln::WriteOptions {
+        no_links: true,
+        ..Default::default()
+    };
+    let report = kiln::write_tree(
+        &platform.output_root(),
+        &kiln::render(&platform).unwrap(),
+        &options,
+    )
+    .unwrap();
+    assert_eq!(
+        report.removed,
+        ["apps/blog/deployment.yaml", "apps/blog/kustomization.yaml"]
+    );
+    assert_eq!(snapshot(&copied.join("k8s")), snapshot(&linked.join("k8s")));
+    assert!(!copied.join("k8s/apps/blog").exists());
+    // Linked: the files that stayed are the old ones. Copied: every file is new.
+    let after = inodes(&copied);
+    assert!(
+        after.iter().all(|ino| !before[1].contains(ino)),
+        "{after:?}"
+    );
+    assert!(inodes(&linked).iter().any(|ino| before[0].contains(ino)));
+    assert!(check_is_clean(&copied));
+}
+
 fn check_is_clean(root: &Path) -> bool {
     let platform = kiln::Platform::load(root).unwrap();
     kiln::check_tree(&platform.output_root(), &kiln::render(&platform).unwrap())
