@@ -3,9 +3,9 @@
 //! Writing never mixes old and new: the new tree (rendered files plus every file kiln did not
 //! generate; files that stay as they are hard-linked from the old tree) is built in a sibling
 //! directory and swapped in with one `renameat2(RENAME_EXCHANGE)`, so a reader, a crash or a
-//! full disk sees either the old tree or the new one. Only files that start with [`GENERATED_MARKER`] count as kiln's: they are
-//! replaced or pruned; every other file is carried over untouched, and a rendered path that
-//! would overwrite one is an error. Symlinks anywhere in the output tree are refused. An
+//! full disk sees either the old tree or the new one. Only files that start with
+//! [`GENERATED_MARKER`] count as kiln's: they are replaced or pruned; every other file is
+//! carried over untouched, and a rendered path that would overwrite one is an error. Symlinks anywhere in the output tree are refused. An
 //! exclusive lock on the directory holding the output root makes a concurrent render fail fast.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};

@@ -20,9 +20,12 @@ fn mini() -> (TempDir, PathBuf) {
     (tmp, root)
 }
 fn render(root: &Path) -> kiln::Result<kiln::WriteReport> {
+    render_with(root, &Default::default())
+}
+fn render_with(root: &Path, options: &kiln::WriteOptions) -> kiln::Result<kiln::WriteReport> {
     let platform = kiln::Platform::load(root)?;
     let rendered = kiln::render(&platform)?;
-    kiln::write_tree(&platform.output_root(), &rendered, &Default::default())
+    kiln::write_tree(&platform.output_root(), &rendered, options)
 }
 
 /// Every file under `dir` with its bytes, for before/after comparisons.
@@ -163,17 +166,11 @@ fn without_links_the_same_tree_is_written_file_by_file() {
         before.push(inodes(root));
     }
     render(&linked).unwrap();
-    let platform = kiln::Platform::load(&copied).unwrap();
     let options = kiln::WriteOptions {
         no_links: true,
         ..Default::default()
     };
-    let report = kiln::write_tree(
-        &platform.output_root(),
-        &kiln::render(&platform).unwrap(),
-        &options,
-    )
-    .unwrap();
+    let report = render_with(&copied, &options).unwrap();
     assert_eq!(
         report.removed,
         ["apps/blog/deployment.yaml", "apps/blog/kustomization.yaml"]
