@@ -247,51 +247,12 @@ fn container_images(object: &Value) -> BTreeMap<String, String> {
     out
 }
 
-/// Leaf paths in document order.
+/// Leaf paths in document order ([`crate::fieldpath`]'s syntax).
 pub(crate) fn flatten(value: &Value) -> Map<String, Value> {
-    let mut out = Map::new();
-    flatten_into(value, String::new(), &mut out);
-    out
-}
-
-fn flatten_into(value: &Value, path: String, out: &mut Map<String, Value>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
-                let simple = k
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-                let child = match (path.is_empty(), simple) {
-                    (true, true) => k.clone(),
-                    (false, true) => format!("{path}.{k}"),
-                    (_, false) => {
-                        format!("{path}[{}]", serde_json::to_string(k).expect("a string"))
-                    }
-                };
-                flatten_into(v, child, out);
-            }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            let named = items
-                .iter()
-                .all(|i| i.get("name").is_some_and(Value::is_string));
-            let names: BTreeSet<&str> = items
-                .iter()
-                .filter_map(|i| i.get("name")?.as_str())
-                .collect();
-            for (i, item) in items.iter().enumerate() {
-                let child = if named && names.len() == items.len() {
-                    format!("{path}[name={}]", item["name"].as_str().expect("checked"))
-                } else {
-                    format!("{path}[{i}]")
-                };
-                flatten_into(item, child, out);
-            }
-        }
-        leaf => {
-            out.insert(path, leaf.clone());
-        }
-    }
+    crate::fieldpath::leaves(value)
+        .into_iter()
+        .map(|(path, v)| (path, v.clone()))
+        .collect()
 }
 
 fn field_changes(old: &Value, new: &Value) -> Vec<FieldChange> {

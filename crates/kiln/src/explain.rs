@@ -456,13 +456,13 @@ fn explain_env(files: &Files<'_>, env: &Environment) -> EnvExplanation {
     }
 }
 
-/// Dotted paths of a data node's leaves (`values.a.b`), in document order.
+/// Paths of a data node's leaves (`values.a.b`, `annotations["x.io/y"]`), in document order.
 fn leaves(node: &Node, prefix: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     match &node.value {
         NodeValue::Map(entries) if !entries.is_empty() => {
             for (k, v) in entries {
-                out.extend(leaves(v, &format!("{prefix}.{}", k.name)));
+                out.extend(leaves(v, &crate::fieldpath::key(prefix, &k.name)));
             }
         }
         _ => out.push((prefix.to_owned(), node.to_json())),
@@ -536,7 +536,10 @@ fn origin_of(source: &crate::resolve::Source) -> Origin {
 fn workload_setting(workload: &Value, path: &str, source: &crate::resolve::Source) -> Setting {
     Setting {
         name: path.to_owned(),
-        value: lookup_path(workload, path).unwrap_or(Value::Null),
+        value: crate::fieldpath::parse(path)
+            .ok()
+            .and_then(|segments| crate::fieldpath::get(workload, &segments).cloned())
+            .unwrap_or(Value::Null),
         origin: Some(origin_of(source)),
         note: None,
     }
@@ -880,9 +883,7 @@ fn explain_field(
                 .collect();
             for doc in yaml::parse_documents(&text, &template_path)? {
                 let object = doc.to_json();
-                let mut positions = Vec::new();
-                node_leaves(&doc, String::new(), &mut positions);
-                for (path, node) in positions {
+                for (path, node) in crate::fieldpath::leaves(&doc) {
                     let selected = path == field
                         || path
                             .strip_prefix(field)
@@ -985,51 +986,6 @@ fn jinja_error(err: &minijinja::Error, name: &str) -> Error {
         err.detail().unwrap_or("template error").to_owned(),
     )
     .at(location)
-}
-
-/// Every leaf of a parsed YAML document with its path, in the syntax of `kiln diff`
-/// (`crate::diff::flatten`): `a.b`, `list[name=x]`, `list[0]`, `map["odd.key"]`.
-fn node_leaves<'n>(node: &'n Node, path: String, out: &mut Vec<(String, &'n Node)>) {
-    match &node.value {
-        NodeValue::Map(entries) if !entries.is_empty() => {
-            for (k, v) in entries {
-                let simple = k
-                    .name
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-                let child = match (path.is_empty(), simple) {
-                    (true, true) => k.name.clone(),
-                    (false, true) => format!("{path}.{}", k.name),
-                    (_, false) => format!(
-                        "{path}[{}]",
-                        serde_json::to_string(&k.name).expect("a string")
-                    ),
-                };
-                node_leaves(v, child, out);
-            }
-        }
-        NodeValue::Seq(items) if !items.is_empty() => {
-            let names: Vec<Option<&str>> = items
-                .iter()
-                .map(|i| match i.get("name").map(|n| &n.value) {
-                    Some(NodeValue::String(s)) => Some(s.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let mut unique: Vec<&str> = names.iter().flatten().copied().collect();
-            unique.sort_unstable();
-            unique.dedup();
-            let named = names.iter().all(Option::is_some) && unique.len() == items.len();
-            for (i, item) in items.iter().enumerate() {
-                let child = match names[i] {
-                    Some(name) if named => format!("{path}[name={name}]"),
-                    _ => format!("{path}[{i}]"),
-                };
-                node_leaves(item, child, out);
-            }
-        }
-        _ => out.push((path, node)),
-    }
 }
 
 /// The byte offset of a 1-based line and (character) column in `text`.
@@ -1383,43 +1339,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn leaf_paths_are_the_paths_of_kiln_diff() {
-        let text = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: hello
-  annotations:
-    example.com/odd.key: "x"
-spec:
-  replicas: 2
-  template:
-    spec:
-      containers:
-        - name: hello
-          image: reg/hello:1
-          args: [a, b]
-          env: []
-        - name: side
-          ports: [{containerPort: 1}, {containerPort: 2}]
-      volumes:
-        - {name: a}
-        - {name: a}
-      empty: {}
-"#;
-        let doc = yaml::parse_document(text, Path::new("t.yaml")).unwrap();
-        let mut ours = Vec::new();
-        node_leaves(&doc, String::new(), &mut ours);
-        let ours: Vec<(String, Value)> = ours.into_iter().map(|(p, n)| (p, n.to_json())).collect();
-        let theirs: Vec<(String, Value)> =
-            crate::diff::flatten(&doc.to_json()).into_iter().collect();
-        assert_eq!(ours, theirs);
-        assert!(ours
-            .iter()
-            .any(|(p, _)| p == "spec.template.spec.containers[name=hello].image"));
     }
 
     #[test]

@@ -18,14 +18,18 @@ mod diff;
 mod edit;
 mod error;
 mod explain;
+mod fieldpath;
 mod git;
 pub mod lint;
 mod load;
 mod model;
+mod object;
+mod par;
 mod release;
 mod render;
 mod resolve;
 mod scaffold;
+mod tag;
 mod write;
 pub mod yaml;
 
@@ -47,10 +51,7 @@ pub use load::{load, SourceFile, Sources};
 pub use model::{
     check_dns_label, Channel, Cluster, ComponentChannel, EnvState, ReleaseConfig, Workload,
 };
-pub use release::{
-    alpha_tag, check_progression, next_versions, parse_version_file, plan_promote, plan_set_image,
-    promoted_tag, Progression, Skipped, TagChange, TagPlan, TagRule, MUTABLE_TAGS,
-};
+pub use release::{plan_promote, plan_set_image, Skipped, TagChange, TagPlan};
 pub use render::{app_context, render, Rendered, RenderedFile, GENERATED_MARKER};
 pub use resolve::{
     derive, resolve, BundleUnit, CatalogueApp, Component, Derived, Environment, NotDeployed, Pdb,
@@ -58,6 +59,10 @@ pub use resolve::{
 };
 pub use scaffold::{init, scaffold_files, InitReport, DEFAULT_PLATFORM_NAME, SCAFFOLD};
 pub use semver::Version;
+pub use tag::{
+    alpha_tag, check_progression, next_versions, parse_version_file, promoted_tag, Progression,
+    TagRule, MUTABLE_TAGS,
+};
 pub use write::{
     check_tree, format_drift, read_tree, write_tree, DiskTree, Drift, WriteOptions, WriteReport,
 };

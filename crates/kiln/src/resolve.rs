@@ -20,7 +20,7 @@ use crate::model::{
     check_dns_label, check_rel_dir, Bundle, Channel, Cluster, EnvFile, EnvState, PlatformFile,
     ReleaseConfig, Workload,
 };
-use crate::release::TagRule;
+use crate::tag::TagRule;
 use crate::yaml::{self, Node, NodeValue};
 
 /// A validated platform with every environment resolved.
@@ -45,7 +45,7 @@ pub struct Platform {
     /// `release:` of kiln.yaml (where the platform version lives), for `kiln release`.
     pub release: Option<ReleaseConfig>,
     /// `kiln lint`'s configuration: external references, custom resources, exceptions.
-    pub lint: crate::lint::LintConfig,
+    pub lint: crate::model::LintConfig,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -278,7 +278,7 @@ fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
     };
 
     // Environments resolve independently, on every core; the first error in file order wins.
-    let environments = crate::render::par_map(&sources.environments, |source| {
+    let environments = crate::par::par_map(&sources.environments, |source| {
         resolve_env(&platform, &platform_node, source, &has_set, strict_tags)
     });
     for env in environments {
@@ -729,12 +729,8 @@ fn collect_leaves(
     match node.as_map() {
         Some(entries) if !entries.is_empty() => {
             for (k, v) in entries {
-                let child = if path.is_empty() {
-                    k.name.clone()
-                } else {
-                    format!("{path}.{}", k.name)
-                };
-                collect_leaves(v, file, &format!("{key}.{}", k.name), &child, out);
+                let child = crate::fieldpath::key(path, &k.name);
+                collect_leaves(v, file, &crate::fieldpath::key(key, &k.name), &child, out);
             }
         }
         _ => {

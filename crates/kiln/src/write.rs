@@ -66,7 +66,7 @@ fn read_listing(
         dirs,
         ..DiskTree::default()
     };
-    let texts = crate::render::par_map(&files, |(rel, path)| {
+    let texts = crate::par::par_map(&files, |(rel, path)| {
         let expected = rendered
             .and_then(|r| r.files.get(rel))
             .map(|f| f.text.as_str());
@@ -155,7 +155,7 @@ fn walk(
         .sort_by_file_name()
         .into_iter()
         .collect();
-    let parts = crate::render::par_map(&top, |entry| {
+    let parts = crate::par::par_map(&top, |entry| {
         let (mut part_dirs, mut part_files) = (Vec::new(), Vec::new());
         let walked = walk_entry(root, entry, &mut part_dirs, &mut part_files).and_then(|dir| {
             let Some(dir) = dir else {
@@ -453,7 +453,7 @@ fn build_and_swap(
     // The files on every core, in runs of neighbours (sorted paths: mostly one directory's).
     let files: Vec<(&str, &str)> = next.iter().map(|(path, text)| (*path, *text)).collect();
     let runs: Vec<&[(&str, &str)]> = files.chunks(256).collect();
-    for result in crate::render::par_map(&runs, |run| {
+    for result in crate::par::par_map(&runs, |run| {
         for (path, text) in *run {
             let to = staging.join(path);
             if same.contains(path) && links.link(&root.join(path), &to, Some(text.len()))? {

@@ -8,7 +8,6 @@
 //! `lint.exceptions` entry silences one rule for an environment, app or object, with a reason,
 //! and `kiln lint` lists the active ones.
 
-mod config;
 mod policy;
 mod refs;
 mod schema;
@@ -19,7 +18,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use config::{CustomResource, Exception, External, LintConfig, ObjectSelector};
+pub use crate::model::{CustomResource, Exception, External, LintConfig, ObjectSelector};
 
 use crate::render::Rendered;
 use crate::resolve::{Component, Platform};
@@ -187,7 +186,7 @@ impl<'p> Sink<'p> {
             .lint
             .exceptions
             .iter()
-            .position(|e| e.matches(rule_id, obj.env, app, obj))
+            .position(|e| e.matches(rule_id, obj.env, app, obj.kind(), obj.name()))
         {
             self.silenced[i] += 1;
             return;
@@ -337,7 +336,7 @@ impl<'p> Linter<'p> {
         let chunks: Vec<&[Obj<'_>]> = objects.chunks(256).collect();
         let (checked, refs_sink) = rayon::join(
             || {
-                crate::render::par_map(&chunks, |chunk| {
+                crate::par::par_map(&chunks, |chunk| {
                     let mut schema_sink = Sink::new(platform);
                     let mut policy_sink = Sink::new(platform);
                     for obj in *chunk {

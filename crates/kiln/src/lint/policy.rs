@@ -2,20 +2,9 @@
 
 use serde_json::Value;
 
-use super::refs::{containers, pod_template};
 use super::{Obj, Sink};
+use crate::object::{containers, int_or_percent, pod_template};
 use crate::resolve::Platform;
-
-pub(crate) fn int_or_percent(v: &Value) -> Option<(i64, bool)> {
-    match v {
-        Value::Number(n) => n.as_i64().map(|n| (n, false)),
-        Value::String(s) => s
-            .strip_suffix('%')
-            .and_then(|p| p.parse().ok())
-            .map(|p| (p, true)),
-        _ => None,
-    }
-}
 
 fn replicas(obj: &Obj<'_>) -> i64 {
     // A non-integer is a schema error, reported there.
@@ -69,7 +58,13 @@ pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
                 sink.report("rolling-update", obj, "spec.strategy.rollingUpdate.maxSurge", "maxSurge must be at least 1, or a rollout with maxUnavailable 0 cannot make progress".into());
             }
         }
-        "StatefulSet" if platform.lint.data_stateful.iter().any(|s| s.matches(obj)) => {
+        "StatefulSet"
+            if platform
+                .lint
+                .data_stateful
+                .iter()
+                .any(|s| s.matches(obj.kind(), obj.name())) =>
+        {
             let kind = v["spec"]["updateStrategy"]["type"]
                 .as_str()
                 .unwrap_or("RollingUpdate");
@@ -104,7 +99,12 @@ pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
                     );
                 }
             }
-            if platform.lint.auth_required.iter().any(|s| s.matches(obj)) {
+            if platform
+                .lint
+                .auth_required
+                .iter()
+                .any(|s| s.matches(obj.kind(), obj.name()))
+            {
                 let annotation = platform.lint.auth_annotation.as_deref().unwrap_or_default();
                 let present = v["metadata"]["annotations"][annotation]
                     .as_str()
@@ -139,7 +139,7 @@ pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
         _ => {}
     }
 
-    let Some((template, base)) = pod_template(obj) else {
+    let Some((template, base)) = pod_template(obj.kind(), obj.value) else {
         return;
     };
     let spec = &template["spec"];

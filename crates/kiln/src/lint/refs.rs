@@ -8,36 +8,8 @@ use foldhash::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::{Obj, Sink};
+use crate::object::{containers, int_or_percent, pod_template};
 use crate::resolve::Platform;
-
-/// The pod template of a workload and its path, if the object has one.
-pub(crate) fn pod_template<'v>(obj: &Obj<'v>) -> Option<(&'v Value, &'static str)> {
-    let v = obj.value;
-    match obj.kind() {
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-            v["spec"].get("template").map(|t| (t, "spec.template"))
-        }
-        "CronJob" => v["spec"]["jobTemplate"]["spec"]
-            .get("template")
-            .map(|t| (t, "spec.jobTemplate.spec.template")),
-        _ => None,
-    }
-}
-
-/// Every container of a pod spec (init containers too), with its path.
-pub(crate) fn containers<'v>(pod_spec: &'v Value, base: &str) -> Vec<(&'v Value, String)> {
-    let mut out = Vec::new();
-    for list in ["initContainers", "containers"] {
-        for (i, c) in pod_spec[list].as_array().into_iter().flatten().enumerate() {
-            let label = c["name"]
-                .as_str()
-                .map(|n| format!("[name={n}]"))
-                .unwrap_or_else(|| format!("[{i}]"));
-            out.push((c, format!("{base}.{list}{label}")));
-        }
-    }
-    out
-}
 
 fn labels(v: &Value) -> BTreeMap<&str, &str> {
     v.as_object()
@@ -114,7 +86,8 @@ fn facts<'a>(platform: &'a Platform, obj: &Obj<'a>) -> Facts<'a> {
         ns: metadata["namespace"].as_str().unwrap_or_default(),
         name: metadata["name"].as_str().unwrap_or_default(),
         provides,
-        pod_labels: pod_template(obj).map(|(template, _)| labels(&template["metadata"]["labels"])),
+        pod_labels: pod_template(obj.kind(), obj.value)
+            .map(|(template, _)| labels(&template["metadata"]["labels"])),
     }
 }
 
@@ -192,7 +165,7 @@ pub(crate) fn check<'a>(platform: &'a Platform, objects: &[Obj<'a>], sink: &mut 
     // Each object's references, against the index: chunks on every core, findings in object
     // order.
     let chunks: Vec<&[Obj<'_>]> = objects.chunks(256).collect();
-    let checked = crate::render::par_map(&chunks, |chunk| {
+    let checked = crate::par::par_map(&chunks, |chunk| {
         let mut chunk_sink = Sink::new(platform);
         for obj in *chunk {
             check_object(platform, &index, objects, obj, &mut chunk_sink);
@@ -246,8 +219,8 @@ fn check_object(
                     format!("selector {selector:?} matches no pod template in namespace `{ns}`"),
                 );
             }
-            let min = super::policy::int_or_percent(&v["spec"]["minAvailable"]);
-            let max = super::policy::int_or_percent(&v["spec"]["maxUnavailable"]);
+            let min = int_or_percent(&v["spec"]["minAvailable"]);
+            let max = int_or_percent(&v["spec"]["maxUnavailable"]);
             for w in index
                 .selected(ns, &selector)
                 .into_iter()
@@ -357,7 +330,7 @@ fn check_object(
         _ => {}
     }
 
-    let Some((template, base)) = pod_template(obj) else {
+    let Some((template, base)) = pod_template(obj.kind(), obj.value) else {
         return;
     };
     let spec = &template["spec"];

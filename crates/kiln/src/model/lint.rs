@@ -5,8 +5,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Obj;
-
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LintConfig {
@@ -83,8 +81,9 @@ fn star() -> String {
 }
 
 impl ObjectSelector {
-    pub(crate) fn matches(&self, obj: &Obj<'_>) -> bool {
-        self.kind == obj.kind() && glob(&self.name, obj.name())
+    /// Whether the object of `kind` named `name` is one of those picked.
+    pub(crate) fn matches(&self, kind: &str, name: &str) -> bool {
+        self.kind == kind && glob(&self.name, name)
     }
 }
 
@@ -104,11 +103,19 @@ pub struct Exception {
 }
 
 impl Exception {
-    pub(crate) fn matches(&self, rule: &str, env: &str, app: Option<&str>, obj: &Obj<'_>) -> bool {
+    /// Whether this exception silences `rule` on the object `kind`/`name` of `app` in `env`.
+    pub(crate) fn matches(
+        &self,
+        rule: &str,
+        env: &str,
+        app: Option<&str>,
+        kind: &str,
+        name: &str,
+    ) -> bool {
         self.rule == rule
             && self.env.as_deref().is_none_or(|e| e == env)
             && self.app.as_deref().is_none_or(|a| Some(a) == app)
-            && self.object.as_ref().is_none_or(|o| o.matches(obj))
+            && self.object.as_ref().is_none_or(|o| o.matches(kind, name))
     }
 
     pub(crate) fn scope(&self) -> String {

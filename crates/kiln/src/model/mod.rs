@@ -3,10 +3,14 @@
 //! These types only describe what users write; [`crate::resolve`] turns them into the effective
 //! per-environment view that templates see. This module does no IO.
 
+mod lint;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use lint::{CustomResource, Exception, External, LintConfig, ObjectSelector};
 
 /// `kiln.yaml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,7 +36,7 @@ pub struct PlatformFile {
     pub release: Option<ReleaseConfig>,
     /// `kiln lint`'s configuration: external references, custom resources, exceptions.
     #[serde(default)]
-    pub lint: crate::lint::LintConfig,
+    pub lint: LintConfig,
 }
 
 /// `release:` in kiln.yaml: the platform's release version, for `kiln release`.

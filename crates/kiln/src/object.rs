@@ -1,0 +1,46 @@
+//! Reading Kubernetes objects as plain JSON values: where a workload keeps its pod template,
+//! its containers, int-or-percent fields. A leaf: lint, diff and their impact rules share it.
+
+use serde_json::Value;
+
+/// The pod template of a workload and its path, if the object has one.
+pub(crate) fn pod_template<'v>(kind: &str, v: &'v Value) -> Option<(&'v Value, &'static str)> {
+    match kind {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            v["spec"].get("template").map(|t| (t, "spec.template"))
+        }
+        "CronJob" => v["spec"]["jobTemplate"]["spec"]
+            .get("template")
+            .map(|t| (t, "spec.jobTemplate.spec.template")),
+        _ => None,
+    }
+}
+
+/// Every container of a pod spec (init containers too), with its path.
+pub(crate) fn containers<'v>(pod_spec: &'v Value, base: &str) -> Vec<(&'v Value, String)> {
+    let mut out = Vec::new();
+    for list in ["initContainers", "containers"] {
+        for (i, c) in pod_spec[list].as_array().into_iter().flatten().enumerate() {
+            let parent = crate::fieldpath::key(base, list);
+            let path = match c["name"].as_str() {
+                Some(name) => crate::fieldpath::named(&parent, name),
+                None => crate::fieldpath::index(&parent, i),
+            };
+            out.push((c, path));
+        }
+    }
+    out
+}
+
+/// An int-or-string field (`maxUnavailable: 1`, `minAvailable: "50%"`): the number and whether
+/// it is a percentage.
+pub(crate) fn int_or_percent(v: &Value) -> Option<(i64, bool)> {
+    match v {
+        Value::Number(n) => n.as_i64().map(|n| (n, false)),
+        Value::String(s) => s
+            .strip_suffix('%')
+            .and_then(|p| p.parse().ok())
+            .map(|p| (p, true)),
+        _ => None,
+    }
+}
