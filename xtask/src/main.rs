@@ -79,11 +79,26 @@ fn shown(path: &Path) -> String {
 }
 
 fn render() -> Result<()> {
-    for dir in platforms()? {
+    render_platforms(&platforms()?)
+}
+
+/// `kiln render` for each platform: a platform that fails lint stops the task with nothing of
+/// its tree written.
+fn render_platforms(dirs: &[PathBuf]) -> Result<()> {
+    for dir in dirs {
         let platform =
             kiln::Platform::load(&dir).with_context(|| format!("loading {}", shown(&dir)))?;
-        let rendered = kiln::render(&platform)?;
-        let report = kiln::write_tree(&platform.output_root(), &rendered, &Default::default())?;
+        let report = match kiln::render_to_disk(&platform, &Default::default())? {
+            kiln::Rendering::Written { report, .. } => report,
+            kiln::Rendering::Refused(lint) => {
+                print!("{}", kiln::lint::to_text(&lint, false));
+                bail!(
+                    "{} fails lint, so nothing was written: fix the errors above (see `kiln --root {} lint`)",
+                    shown(&dir),
+                    shown(&dir)
+                );
+            }
+        };
         println!(
             "{}: {} added, {} changed, {} removed, {} unchanged",
             shown(&platform.output_root()),
@@ -101,23 +116,23 @@ fn check() -> Result<()> {
     for dir in platforms()? {
         let platform =
             kiln::Platform::load(&dir).with_context(|| format!("loading {}", shown(&dir)))?;
-        let rendered = kiln::render(&platform)?;
+        let checked = kiln::check(&platform)?;
         let out = platform.output_root();
-        let drift = kiln::check_tree(&out, &rendered)?;
-        if drift.is_empty() {
-            println!(
-                "drift: {} clean ({} files)",
-                shown(&out),
-                rendered.files.len()
-            );
+        let report = &checked.lint;
+        if report.errors() > 0 {
+            // A render that fails lint is not a tree kiln would write: drift is not looked at.
+        } else if checked.drift.is_empty() {
+            println!("drift: {} clean ({} files)", shown(&out), checked.files);
         } else {
-            print!("{}", kiln::format_drift(&shown(&out), &drift, false));
+            print!(
+                "{}",
+                kiln::format_drift(&shown(&out), &checked.drift, false)
+            );
             failed.push(format!(
                 "{} drifted from its sources: run `cargo xtask render` and commit",
                 shown(&out)
             ));
         }
-        let report = kiln::lint::lint(&platform, &rendered);
         if report.errors() == 0 {
             println!(
                 "lint: {} clean ({} exception(s))",
@@ -125,7 +140,7 @@ fn check() -> Result<()> {
                 report.exceptions.len()
             );
         } else {
-            print!("{}", kiln::lint::to_text(&report, false));
+            print!("{}", kiln::lint::to_text(report, false));
             failed.push(format!(
                 "{} fails lint: see `kiln --root {} lint`",
                 shown(&dir),
@@ -183,4 +198,73 @@ fn check() -> Result<()> {
         bail!("{}", failed.join("\n       "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file below `dir` with its bytes.
+    fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    out.push((path.clone(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy_dir(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn render_refuses_a_platform_that_fails_lint_and_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("mini");
+        copy_dir(&repo_root().join("crates/kiln/tests/fixtures/mini"), &dir);
+        render_platforms(std::slice::from_ref(&dir)).expect("the fixture lints clean");
+        let out = kiln::Platform::load(&dir).unwrap().output_root();
+        let before = tree(&out);
+        assert!(!before.is_empty());
+
+        // Pods naming a ServiceAccount nothing provides: a lint error (`service-account`).
+        let template = dir.join("templates/web/deployment.yaml.j2");
+        let text = std::fs::read_to_string(&template).unwrap();
+        let broken = text.replace(
+            "      containers:",
+            "      serviceAccountName: nobody\n      containers:",
+        );
+        assert_ne!(text, broken);
+        std::fs::write(&template, broken).unwrap();
+
+        let err = render_platforms(std::slice::from_ref(&dir)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("fails lint, so nothing was written"),
+            "{err:#}"
+        );
+        assert_eq!(
+            tree(&out),
+            before,
+            "a refused render must leave the tree as it was"
+        );
+    }
 }

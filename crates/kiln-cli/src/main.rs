@@ -216,80 +216,56 @@ fn main() -> ExitCode {
     }
 }
 
-/// Renders both sides of a comparison: `base` from git, `head` from git or the working tree.
-fn render_pair(root: &std::path::Path, base: &str, head: Option<&str>) -> kiln::Result<kiln::Diff> {
-    let base_tree = kiln::render_at(root, base)?;
-    let (head_label, head_tree) = match head {
-        Some(rev) => (rev.to_owned(), kiln::render_at(root, rev)?),
-        None => (
-            "working tree".to_owned(),
-            kiln::render(&kiln::Platform::load(root)?)?,
-        ),
-    };
-    Ok(kiln::diff(base, &base_tree, &head_label, &head_tree))
+/// What every command gets besides its own arguments: the global options.
+pub struct Ctx<'a> {
+    pub root: &'a std::path::Path,
+    color: ColorChoice,
+    pub quiet: bool,
+    pub verbose: bool,
 }
 
-fn run(cli: &Cli) -> kiln::Result<ExitCode> {
-    let color = || {
+impl Ctx<'_> {
+    /// Whether to colour standard output.
+    pub fn color(&self) -> bool {
         use_color(
-            cli.color,
+            self.color,
             std::io::stdout().is_terminal(),
             std::env::var_os("NO_COLOR").as_deref(),
         )
+    }
+
+    fn platform(&self) -> kiln::Result<kiln::Platform> {
+        kiln::Platform::load(self.root)
+    }
+}
+
+/// One function per command.
+fn run(cli: &Cli) -> kiln::Result<ExitCode> {
+    let ctx = Ctx {
+        root: &cli.root,
+        color: cli.color,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
     };
     let mut stdout = std::io::stdout().lock();
+    let out = &mut stdout;
     match &cli.command {
-        Command::Diff { base, head, format } => {
-            let diff = render_pair(&cli.root, base, head.as_deref())?;
-            match format {
-                DiffFormat::Text => {
-                    let _ = write!(stdout, "{}", kiln::to_text(&diff, color()));
-                }
-                DiffFormat::Json => {
-                    let _ = writeln!(
-                        stdout,
-                        "{}",
-                        serde_json::to_string_pretty(&diff).expect("serializable")
-                    );
-                }
-                DiffFormat::Markdown => {
-                    let parts = kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT);
-                    let _ = write!(stdout, "{}", parts.join("\n<!-- kiln: next comment -->\n"));
-                }
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Affected { base, head } => {
-            let diff = render_pair(&cli.root, base, head.as_deref())?;
-            let affected = kiln::affected(&diff);
-            let _ = writeln!(
-                stdout,
-                "{}",
-                serde_json::to_string_pretty(&affected).expect("serializable")
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Init { dir } => {
-            let text = init::run(dir.as_deref().unwrap_or(&cli.root), cli.quiet)?;
-            let _ = write!(stdout, "{text}");
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Completions { shell } => {
-            use clap::CommandFactory as _;
-            completions::write(*shell, Cli::command(), &mut stdout);
-            return Ok(ExitCode::SUCCESS);
-        }
+        Command::Init { dir } => init(&ctx, dir.as_deref(), out),
+        Command::Render { envs } => render(&ctx, envs, out),
+        Command::Check => check(&ctx, out),
+        Command::Lint { format } => lint(&ctx, *format, out),
+        Command::Diff { base, head, format } => diff(&ctx, base, head.as_deref(), *format, out),
+        Command::Affected { base, head } => affected(&ctx, base, head.as_deref(), out),
         Command::Envs { format } => {
-            let platform = kiln::Platform::load(&cli.root)?;
-            let _ = write!(stdout, "{}", envs::run(&platform, *format, color()));
-            return Ok(ExitCode::SUCCESS);
+            let _ = write!(out, "{}", envs::run(&ctx.platform()?, *format, ctx.color()));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Explain {
             target,
             field,
             format,
         } => {
-            let sources = kiln::load(&cli.root)?;
+            let sources = kiln::load(ctx.root)?;
             let platform = kiln::resolve(&sources)?;
             let text = explain::run(
                 &platform,
@@ -297,130 +273,162 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
                 target,
                 field.as_deref(),
                 *format,
-                color(),
+                ctx.color(),
             )?;
-            let _ = write!(stdout, "{text}");
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::SetImage(args) => {
-            return release::set_image(&cli.root, args, cli.quiet, &mut stdout);
-        }
-        Command::Promote(args) => {
-            return release::promote(&cli.root, args, color(), cli.quiet, &mut stdout);
-        }
-        Command::Release { command } => return release::release(&cli.root, command, &mut stdout),
-        _ => {}
-    }
-    let platform = kiln::Platform::load(&cli.root)?;
-    if let Command::Check = &cli.command {
-        let checked = kiln::check(&platform)?;
-        if checked.lint.errors() > 0 {
-            refuse_lint(&platform, &checked.lint, "checked", color());
-            return Ok(ExitCode::from(1));
-        }
-        let drift = checked.drift;
-        if drift.is_empty() {
-            if !cli.quiet {
-                let _ = writeln!(
-                    stdout,
-                    "{}: clean ({} files)",
-                    platform.output, checked.files
-                );
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        let _ = write!(
-            stdout,
-            "{}",
-            kiln::format_drift(&platform.output, &drift, color())
-        );
-        let _ = writeln!(
-            stdout,
-            "{}: {} file(s) drifted; run `{}` and commit the result",
-            platform.output,
-            drift.len(),
-            platform.regenerate
-        );
-        return Ok(ExitCode::from(1));
-    }
-    let (rendered, report) = kiln::lint::render_and_lint(&platform)?;
-    let out = platform.output_root();
-    if let Command::Lint { format } = &cli.command {
-        let text = match format {
-            LintFormat::Text => kiln::lint::to_text(&report, color()),
-            LintFormat::Json => serde_json::to_string_pretty(&report).expect("serializable") + "\n",
-            LintFormat::Github => kiln::lint::to_github(&report, &platform.output),
-        };
-        let _ = write!(stdout, "{text}");
-        return Ok(if report.errors() > 0 {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        });
-    }
-    if report.errors() > 0 {
-        refuse_lint(&platform, &report, "written", color());
-        return Ok(ExitCode::from(1));
-    }
-    match &cli.command {
-        Command::Render { envs } => {
-            for env in envs {
-                platform.environment_or_err(env)?;
-            }
-            let options = kiln::WriteOptions {
-                only_envs: (!envs.is_empty())
-                    .then(|| envs.iter().cloned().collect::<BTreeSet<_>>()),
-                ..Default::default()
-            };
-            let report = kiln::write_tree(&out, &rendered, &options)?;
-            let shown = PathBuf::from(&platform.output);
-            if cli.verbose {
-                for (sign, files) in [
-                    ("+", &report.added),
-                    ("~", &report.changed),
-                    ("-", &report.removed),
-                ] {
-                    for file in files {
-                        let _ = writeln!(stdout, "{sign} {}", shown.join(file).display());
-                    }
-                }
-            }
-            if cli.quiet {
-                // Only results and errors.
-            } else if report.is_noop() {
-                let _ = writeln!(
-                    stdout,
-                    "{}: up to date ({} files)",
-                    shown.display(),
-                    report.unchanged
-                );
-            } else {
-                let _ = writeln!(
-                    stdout,
-                    "{}: {} added, {} changed, {} removed, {} unchanged",
-                    shown.display(),
-                    report.added.len(),
-                    report.changed.len(),
-                    report.removed.len(),
-                    report.unchanged
-                );
-            }
+            let _ = write!(out, "{text}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check
-        | Command::Diff { .. }
-        | Command::Affected { .. }
-        | Command::Lint { .. }
-        | Command::Init { .. }
-        | Command::Completions { .. }
-        | Command::Envs { .. }
-        | Command::Explain { .. }
-        | Command::SetImage(_)
-        | Command::Promote(_)
-        | Command::Release { .. } => {
-            unreachable!("handled above")
+        Command::SetImage(args) => release::set_image(&ctx, args, out),
+        Command::Promote(args) => release::promote(&ctx, args, out),
+        Command::Release { command } => release::release(ctx.root, command, out),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            completions::write(*shell, Cli::command(), out);
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn init(
+    ctx: &Ctx<'_>,
+    dir: Option<&std::path::Path>,
+    out: &mut impl Write,
+) -> kiln::Result<ExitCode> {
+    let text = init::run(dir.unwrap_or(ctx.root), ctx.quiet)?;
+    let _ = write!(out, "{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(ctx: &Ctx<'_>, envs: &[String], out: &mut impl Write) -> kiln::Result<ExitCode> {
+    let platform = ctx.platform()?;
+    let options = kiln::WriteOptions {
+        only_envs: (!envs.is_empty()).then(|| envs.iter().cloned().collect::<BTreeSet<_>>()),
+        ..Default::default()
+    };
+    let report = match kiln::render_to_disk(&platform, &options)? {
+        kiln::Rendering::Refused(lint) => {
+            refuse_lint(&platform, &lint, "written", ctx.color());
+            return Ok(ExitCode::from(1));
+        }
+        kiln::Rendering::Written { report, .. } => report,
+    };
+    let shown = PathBuf::from(&platform.output);
+    if ctx.verbose {
+        for (sign, files) in [
+            ("+", &report.added),
+            ("~", &report.changed),
+            ("-", &report.removed),
+        ] {
+            for file in files {
+                let _ = writeln!(out, "{sign} {}", shown.join(file).display());
+            }
+        }
+    }
+    if !ctx.quiet {
+        let _ = writeln!(
+            out,
+            "{}",
+            write_summary(&shown.display().to_string(), &report)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `k8s: 1 added, 2 changed, 0 removed, 40 unchanged`, or `k8s: up to date (43 files)`.
+pub fn write_summary(output: &str, report: &kiln::WriteReport) -> String {
+    if report.is_noop() {
+        format!("{output}: up to date ({} files)", report.unchanged)
+    } else {
+        format!(
+            "{output}: {} added, {} changed, {} removed, {} unchanged",
+            report.added.len(),
+            report.changed.len(),
+            report.removed.len(),
+            report.unchanged
+        )
+    }
+}
+
+fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
+    let platform = ctx.platform()?;
+    let checked = kiln::check(&platform)?;
+    if checked.lint.errors() > 0 {
+        refuse_lint(&platform, &checked.lint, "checked", ctx.color());
+        return Ok(ExitCode::from(1));
+    }
+    if checked.drift.is_empty() {
+        if !ctx.quiet {
+            let _ = writeln!(out, "{}: clean ({} files)", platform.output, checked.files);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _ = write!(
+        out,
+        "{}",
+        kiln::format_drift(&platform.output, &checked.drift, ctx.color())
+    );
+    let _ = writeln!(
+        out,
+        "{}: {} file(s) drifted; run `{}` and commit the result",
+        platform.output,
+        checked.drift.len(),
+        platform.regenerate
+    );
+    Ok(ExitCode::from(1))
+}
+
+fn lint(ctx: &Ctx<'_>, format: LintFormat, out: &mut impl Write) -> kiln::Result<ExitCode> {
+    let platform = ctx.platform()?;
+    let report = kiln::lint_platform(&platform)?;
+    let text = match format {
+        LintFormat::Text => kiln::lint::to_text(&report, ctx.color()),
+        LintFormat::Json => serde_json::to_string_pretty(&report).expect("serializable") + "\n",
+        LintFormat::Github => kiln::lint::to_github(&report, &platform.output),
+    };
+    let _ = write!(out, "{text}");
+    Ok(if report.errors() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn diff(
+    ctx: &Ctx<'_>,
+    base: &str,
+    head: Option<&str>,
+    format: DiffFormat,
+    out: &mut impl Write,
+) -> kiln::Result<ExitCode> {
+    let diff = kiln::diff_revisions(ctx.root, base, head)?;
+    let _ = match format {
+        DiffFormat::Text => write!(out, "{}", kiln::to_text(&diff, ctx.color())),
+        DiffFormat::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&diff).expect("serializable")
+        ),
+        DiffFormat::Markdown => {
+            let parts = kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT);
+            write!(out, "{}", parts.join("\n<!-- kiln: next comment -->\n"))
+        }
+    };
+    Ok(ExitCode::SUCCESS)
+}
+
+fn affected(
+    ctx: &Ctx<'_>,
+    base: &str,
+    head: Option<&str>,
+    out: &mut impl Write,
+) -> kiln::Result<ExitCode> {
+    let diff = kiln::diff_revisions(ctx.root, base, head)?;
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&kiln::affected(&diff)).expect("serializable")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Refuses to write (render) or to pass (check) a tree that fails lint.

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use crate::Ctx;
+
 #[derive(Args)]
 pub struct SetImageArgs {
     /// The environment whose file gets the tag.
@@ -76,26 +78,20 @@ pub enum ReleaseCommand {
 }
 
 pub fn set_image(
-    root: &Path,
+    ctx: &Ctx<'_>,
     args: &SetImageArgs,
-    quiet: bool,
     out: &mut impl Write,
 ) -> kiln::Result<ExitCode> {
-    let sources = kiln::load(root)?;
+    let sources = kiln::load(ctx.root)?;
     let plan = kiln::plan_set_image(&sources, &args.env, &args.apps, &args.tag)?;
     print_plan(&plan, out);
-    apply(root, &plan, args.dry_run, quiet, out)?;
+    apply(&plan, args.dry_run, ctx.quiet, out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn promote(
-    root: &Path,
-    args: &PromoteArgs,
-    color: bool,
-    quiet: bool,
-    out: &mut impl Write,
-) -> kiln::Result<ExitCode> {
-    let sources = kiln::load(root)?;
+pub fn promote(ctx: &Ctx<'_>, args: &PromoteArgs, out: &mut impl Write) -> kiln::Result<ExitCode> {
+    let color = ctx.color();
+    let sources = kiln::load(ctx.root)?;
     let plan = kiln::plan_promote(&sources, &args.from, &args.to, &args.apps)?;
     let before = kiln::render(&plan.before)?;
     let after = kiln::render(&plan.after)?;
@@ -119,8 +115,8 @@ pub fn promote(
             let _ = write!(out, "\n{}", parts.join("\n<!-- kiln: next comment -->\n"));
         }
     }
-    let quiet = quiet || args.format == PromoteFormat::Markdown;
-    apply(root, &plan, args.dry_run, quiet, out)?;
+    let quiet = ctx.quiet || args.format == PromoteFormat::Markdown;
+    apply(&plan, args.dry_run, quiet, out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -174,7 +170,6 @@ fn markdown_summary(plan: &kiln::TagPlan, from: &str, to: &str) -> String {
 
 /// Writes the edited environment files, then the re-rendered tree.
 fn apply(
-    root: &Path,
     plan: &kiln::TagPlan,
     dry_run: bool,
     quiet: bool,
@@ -186,35 +181,29 @@ fn apply(
         }
         return Ok(());
     }
-    // Render and lint before touching any file: a tag change that fails lint writes nothing.
-    let (rendered, lint) = kiln::lint::render_and_lint(&plan.after)?;
-    if lint.errors() > 0 {
-        return Err(kiln::Error::new(
+    match kiln::apply_plan(plan)? {
+        kiln::Rendering::Refused(lint) => Err(kiln::Error::new(
             kiln::ErrorKind::Model,
             format!(
                 "the result fails lint, so nothing was written:\n{}",
                 kiln::lint::to_text(&lint, false)
             ),
-        ));
+        )),
+        kiln::Rendering::Written { report, .. } => {
+            if !quiet {
+                let _ = writeln!(
+                    out,
+                    "{}: {} added, {} changed, {} removed, {} unchanged",
+                    plan.after.output,
+                    report.added.len(),
+                    report.changed.len(),
+                    report.removed.len(),
+                    report.unchanged
+                );
+            }
+            Ok(())
+        }
     }
-    plan.write_sources(root)?;
-    let report = kiln::write_tree(
-        &plan.after.output_root(),
-        &rendered,
-        &kiln::WriteOptions::default(),
-    )?;
-    if !quiet {
-        let _ = writeln!(
-            out,
-            "{}: {} added, {} changed, {} removed, {} unchanged",
-            plan.after.output,
-            report.added.len(),
-            report.changed.len(),
-            report.removed.len(),
-            report.unchanged
-        );
-    }
-    Ok(())
 }
 
 pub fn release(

@@ -100,7 +100,7 @@ fn render_and_lint(bencher: Bencher, apps: usize) {
     let platform = Fleet::new(apps).platform();
     bencher
         .with_inputs(|| ())
-        .bench_values(|()| kiln::lint::render_and_lint(&platform).expect("renders"));
+        .bench_values(|()| kiln::render_and_lint(&platform).expect("renders"));
 }
 
 #[divan::bench(args = SIZES, max_time = 3)]

@@ -123,7 +123,7 @@ fn objects_by_env(rendered: &Rendered) -> BTreeMap<&str, BTreeMap<Key, Located<'
                 key,
                 Located {
                     file: path,
-                    app: file.app.as_deref(),
+                    app: file.app(),
                     object,
                 },
             );

@@ -30,6 +30,7 @@ mod render;
 mod resolve;
 mod scaffold;
 mod tag;
+mod workflow;
 mod write;
 pub mod yaml;
 
@@ -52,7 +53,7 @@ pub use model::{
     check_dns_label, Channel, Cluster, ComponentChannel, EnvState, ReleaseConfig, Workload,
 };
 pub use release::{plan_promote, plan_set_image, Skipped, TagChange, TagPlan};
-pub use render::{app_context, render, Rendered, RenderedFile, GENERATED_MARKER};
+pub use render::{app_context, render, FileOrigin, Rendered, RenderedFile, GENERATED_MARKER};
 pub use resolve::{
     derive, resolve, BundleUnit, CatalogueApp, Component, Derived, Environment, NotDeployed, Pdb,
     Platform, Source,
@@ -62,6 +63,10 @@ pub use semver::Version;
 pub use tag::{
     alpha_tag, check_progression, next_versions, parse_version_file, promoted_tag, Progression,
     TagRule, MUTABLE_TAGS,
+};
+pub use workflow::{
+    apply_plan, check, diff_revisions, lint_platform, render_and_lint, render_at, render_to_disk,
+    Checked, Rendering,
 };
 pub use write::{
     check_tree, format_drift, read_tree, write_tree, DiskTree, Drift, WriteOptions, WriteReport,
@@ -97,37 +102,6 @@ impl Platform {
     }
 }
 
-/// What [`check`] found.
-#[derive(Debug)]
-pub struct Checked {
-    pub lint: lint::LintReport,
-    /// The differences between the tree on disk and the render, by path; not looked for (empty)
-    /// when lint found errors, since such a render is not a tree kiln would write.
-    pub drift: Vec<Drift>,
-    /// How many files the render has.
-    pub files: usize,
-}
-
-/// `kiln check`: renders and lints the platform and compares the render with the tree on disk,
-/// never writing. Each file on disk is read and compared on every core; only differences are
-/// kept.
-pub fn check(platform: &Platform) -> Result<Checked> {
-    let root = platform.output_root();
-    // The walk comes after the render, not beside it: overlapping them saved ~70 ms at 1000
-    // apps but raised peak memory above 150 MB (BENCHMARKS.md).
-    let (rendered, lint) = lint::render_and_lint(platform)?;
-    let drift = if lint.errors() > 0 {
-        Vec::new()
-    } else {
-        write::compare_listing(&root, write::list_tree(&root)?, &rendered)?
-    };
-    Ok(Checked {
-        lint,
-        drift,
-        files: rendered.files.len(),
-    })
-}
-
 /// The platform version: `release.version_file` of kiln.yaml, read from the working tree (a
 /// regular UTF-8 file of at most 1 MiB, JSON with a top-level `version`). Returns the file's
 /// path (relative to the platform root) and the version, which may be any SemVer version; the
@@ -156,17 +130,5 @@ fn version_file(platform: &Platform) -> Result<PathBuf> {
              (a JSON file with a top-level `version`, relative to the platform directory)",
         )
         .at(Location::file(load::PLATFORM_FILE).with_key("release"))),
-    }
-}
-
-/// Renders the platform at `root` as it is in git revision `rev` (read from git's object
-/// store; the working tree is not touched). A revision without the platform renders empty.
-///
-/// Tags are not held to today's tag rules here: an older revision was valid under the rules of
-/// its day, and a diff compares what was rendered; `render`, `check` and `lint` enforce them.
-pub fn render_at(root: &Path, rev: &str) -> Result<Rendered> {
-    match git::load_at(root, rev)? {
-        Some(sources) => render(&resolve::resolve_lenient(&sources)?),
-        None => Ok(Rendered::default()),
     }
 }

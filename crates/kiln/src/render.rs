@@ -12,14 +12,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use minijinja::value::Serde;
 use minijinja::{Environment as Jinja, UndefinedBehavior};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ErrorKind, Location, Result};
-use crate::lint::FileRef;
 use crate::load::TEMPLATES_DIR;
 use crate::resolve::{BundleUnit, Component, Environment, Platform};
 use crate::yaml;
@@ -44,16 +43,50 @@ pub struct Rendered {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedFile {
-    /// The environment the file belongs to; `None` for layout-only kustomizations.
+    /// The environment the file belongs to; `None` for a kustomization of a directory no
+    /// environment owns.
     pub env: Option<String>,
-    /// The app whose component rendered the file; `None` for bundles and kustomizations.
-    pub app: Option<String>,
+    /// What rendered the file; `None` for kustomizations, which the layout writes.
+    pub origin: Option<FileOrigin>,
     /// The Kubernetes objects in the file (empty for a `kustomization.yaml`).
     pub objects: Vec<Value>,
     /// The kustomization's resources, for a `kustomization.yaml`.
     pub resources: Vec<String>,
     /// The file's bytes.
     pub text: String,
+}
+
+/// What rendered a file: lint, explain and diff read it instead of working it out from paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOrigin {
+    /// The app whose component rendered the file; `None` for a bundle's file.
+    pub app: Option<String>,
+    /// The component's kind (`web`); `None` for a bundle's file.
+    pub kind: Option<String>,
+    /// The template that wrote the file, relative to the platform root
+    /// (`templates/web/deployment.yaml.j2`).
+    pub template: PathBuf,
+    /// The environment file whose settings it was rendered with.
+    pub env_file: PathBuf,
+}
+
+impl FileOrigin {
+    /// The sources named in the file's header and in messages: `environments/x.yaml and
+    /// templates/web/deployment.yaml.j2`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} and {}",
+            self.env_file.display(),
+            self.template.display()
+        )
+    }
+}
+
+impl RenderedFile {
+    /// The app whose component rendered the file; `None` for bundles and kustomizations.
+    pub fn app(&self) -> Option<&str> {
+        self.origin.as_ref()?.app.as_deref()
+    }
 }
 
 impl Rendered {
@@ -71,13 +104,9 @@ impl Rendered {
 
 /// A file produced by one template for one unit, before layout.
 struct UnitFile {
-    env: String,
-    app: Option<String>,
     path: String,
-    source: String,
-    objects: Vec<Value>,
-    /// The file's bytes (header and objects).
-    text: String,
+    env: String,
+    file: RenderedFile,
 }
 
 /// One template set to render in one environment: a component or a bundle.
@@ -103,7 +132,7 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
 pub(crate) fn render_each(
     platform: &Platform,
     keep_objects: bool,
-    mut each: impl FnMut(&[FileRef<'_>]),
+    mut each: impl FnMut(&[(&str, &RenderedFile)]),
 ) -> Result<Rendered> {
     let jinja = jinja(platform)?;
     let sets = template_sets(platform);
@@ -147,7 +176,7 @@ pub(crate) fn render_each(
                     &component.templates,
                     &ctx,
                     env,
-                    Some(&component.app),
+                    Some((&component.app, &component.kind)),
                     &component.dir,
                     &what,
                     &platform.regenerate,
@@ -181,23 +210,18 @@ pub(crate) fn render_each(
         for unit_files in rendered {
             env_files.extend(unit_files?);
         }
-        let mut refs: Vec<FileRef<'_>> = env_files
+        let mut refs: Vec<(&str, &RenderedFile)> = env_files
             .iter()
-            .map(|f| FileRef {
-                path: &f.path,
-                env: &f.env,
-                app: f.app.as_deref(),
-                objects: &f.objects,
-            })
+            .map(|f| (f.path.as_str(), &f.file))
             .collect();
-        refs.sort_by_key(|f| f.path);
+        refs.sort_by_key(|(path, _)| *path);
         each(&refs);
         if !keep_objects {
             // Freeing 6,000 objects is a noticeable share of a fleet render: on every core.
             use rayon::prelude::*;
             env_files
                 .par_iter_mut()
-                .for_each(|file| file.objects = Vec::new());
+                .for_each(|unit| unit.file.objects = Vec::new());
         }
         files.extend(env_files);
     }
@@ -491,7 +515,7 @@ fn render_set(
     set: &str,
     ctx: &minijinja::Value,
     env: &Environment,
-    app: Option<&str>,
+    component: Option<(&str, &str)>,
     dir: &str,
     what: &str,
     regenerate: &str,
@@ -545,15 +569,23 @@ fn render_set(
             let object = normalize_object(doc).map_err(|msg| at_source(&msg, line))?;
             objects.push(object);
         }
-        let source = format!("{} and {}", env.file.display(), template_path.display());
-        let text = with_header(regenerate, &source, &objects);
+        let origin = FileOrigin {
+            app: component.map(|(app, _)| app.to_owned()),
+            kind: component.map(|(_, kind)| kind.to_owned()),
+            template: template_path,
+            env_file: env.file.to_path_buf(),
+        };
+        let text = with_header(regenerate, &origin.describe(), &objects);
         units.push(UnitFile {
-            env: env.name.clone(),
-            app: app.map(str::to_owned),
             path: crate::resolve::join_dir(dir, &out_name),
-            source,
-            objects,
-            text,
+            env: env.name.clone(),
+            file: RenderedFile {
+                env: Some(env.name.clone()),
+                origin: Some(origin),
+                objects,
+                resources: Vec::new(),
+                text,
+            },
         });
     }
     Ok(units)
@@ -705,7 +737,6 @@ fn reorder(map: Map<String, Value>, first: &[&str]) -> Map<String, Value> {
 /// Places unit files in the tree and adds a `kustomization.yaml` to every directory.
 fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
     let mut placed: Vec<(String, RenderedFile)> = Vec::with_capacity(units.len());
-    let mut sources: Vec<String> = Vec::with_capacity(units.len());
     // Rendered paths by their lower-case form (paths that differ only in case are one file on
     // a case-insensitive file system), as indices into `placed`.
     let mut by_lower: foldhash::HashMap<String, usize> =
@@ -727,8 +758,8 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
                 format!(
                     "two sources render `{}`: {}; {}{}",
                     unit.path,
-                    sources[i],
-                    unit.source,
+                    describe(&placed[i].1),
+                    describe(&unit.file),
                     if *other != unit.path {
                         format!(" (as `{other}`; paths may differ only in case)")
                     } else {
@@ -762,19 +793,8 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
             dir = parent_str(dir);
         }
         by_lower.insert(lower, placed.len());
-        sources.push(unit.source);
-        placed.push((
-            unit.path,
-            RenderedFile {
-                env: Some(unit.env),
-                app: unit.app,
-                objects: unit.objects,
-                resources: Vec::new(),
-                text: unit.text,
-            },
-        ));
+        placed.push((unit.path, unit.file));
     }
-    drop(sources);
     let mut files: BTreeMap<String, RenderedFile> = placed.into_iter().collect();
 
     // Every directory up to the root gets a kustomization.
@@ -824,7 +844,7 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
                 path,
                 RenderedFile {
                     env: own.map(str::to_owned),
-                    app: None,
+                    origin: None,
                     objects: Vec::new(),
                     resources,
                     text,
@@ -834,6 +854,12 @@ fn layout(platform: &Platform, units: Vec<UnitFile>) -> Result<Rendered> {
     }
     files.extend(kustomizations);
     Ok(Rendered { files })
+}
+
+fn describe(file: &RenderedFile) -> String {
+    file.origin
+        .as_ref()
+        .map_or_else(|| "the output layout".to_owned(), FileOrigin::describe)
 }
 
 fn parent_str(path: &str) -> &str {

@@ -14,13 +14,15 @@ mod schema;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
 
 pub use crate::model::{CustomResource, Exception, External, LintConfig, ObjectSelector};
 
-use crate::render::Rendered;
+use crate::load::TEMPLATES_DIR;
+use crate::render::{FileOrigin, Rendered, RenderedFile};
 use crate::resolve::{Component, Platform};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -122,7 +124,8 @@ pub(crate) struct Obj<'a> {
     pub file: &'a str,
     pub value: &'a Value,
     pub component: Option<&'a Component>,
-    pub source: &'a str,
+    /// What rendered the object's file.
+    pub origin: Option<&'a FileOrigin>,
 }
 
 impl Obj<'_> {
@@ -191,9 +194,12 @@ impl<'p> Sink<'p> {
             self.silenced[i] += 1;
             return;
         }
-        let mut source = match template_line(self.platform, obj.source, path) {
-            Some(line) => format!("{}:{line}", obj.source),
-            None => obj.source.to_owned(),
+        let mut source = match obj.origin {
+            Some(origin) => match template_line(self.platform, &origin.template, path) {
+                Some(line) => format!("{}:{line}", origin.describe()),
+                None => origin.describe(),
+            },
+            None => String::new(),
         };
         if let (Some(component), Some(field)) = (obj.component, field) {
             let prefix = format!("{field}.");
@@ -229,19 +235,12 @@ impl<'p> Sink<'p> {
     }
 }
 
-/// The line of the template (the last path named in `source`) that writes the last key of
+/// The line of `template` (relative to the platform root) that writes the last key of
 /// `path`: the first line where that key starts a mapping entry. Only a pointer for people;
 /// a key written by a macro points at the macro's caller or nowhere.
-fn template_line(platform: &Platform, source: &str, path: &str) -> Option<usize> {
-    let template = source
-        .rsplit(" and templates/")
-        .next()
-        .filter(|_| source.contains(" and templates/"))?;
-    let text = &platform
-        .templates
-        .iter()
-        .find(|t| t.path.to_str() == Some(template))?
-        .text;
+fn template_line(platform: &Platform, template: &Path, path: &str) -> Option<usize> {
+    let template = template.strip_prefix(TEMPLATES_DIR).ok()?;
+    let text = &platform.templates.iter().find(|t| t.path == template)?.text;
     let key = path.rsplit('.').next()?.split('[').next()?;
     if key.is_empty() {
         return None;
@@ -257,15 +256,10 @@ fn template_line(platform: &Platform, source: &str, path: &str) -> Option<usize>
 
 /// Lints every environment of a rendered platform.
 pub fn lint(platform: &Platform, rendered: &Rendered) -> LintReport {
-    let mut by_env: BTreeMap<&str, Vec<FileRef<'_>>> = BTreeMap::new();
+    let mut by_env: BTreeMap<&str, Vec<(&str, &RenderedFile)>> = BTreeMap::new();
     for (path, file) in &rendered.files {
         if let Some(env) = file.env.as_deref() {
-            by_env.entry(env).or_default().push(FileRef {
-                path,
-                env,
-                app: file.app.as_deref(),
-                objects: &file.objects,
-            });
+            by_env.entry(env).or_default().push((path, file));
         }
     }
     let mut linter = Linter::new(platform);
@@ -275,26 +269,8 @@ pub fn lint(platform: &Platform, rendered: &Rendered) -> LintReport {
     linter.finish()
 }
 
-/// Renders and lints the platform environment by environment, keeping only the files' bytes:
-/// what writing or checking the tree needs. The returned files carry no `objects`; a 1000-app
-/// fleet holds one environment's objects at a time (see BENCHMARKS.md).
-pub fn render_and_lint(platform: &Platform) -> crate::Result<(Rendered, LintReport)> {
-    let mut linter = Linter::new(platform);
-    let rendered = crate::render::render_each(platform, false, |files| linter.add_env(files))?;
-    Ok((rendered, linter.finish()))
-}
-
-/// A rendered file as lint sees it.
-pub(crate) struct FileRef<'a> {
-    /// Path in the output tree.
-    pub path: &'a str,
-    pub env: &'a str,
-    pub app: Option<&'a str>,
-    pub objects: &'a [Value],
-}
-
 /// Lints a platform one environment at a time, so that a render can drop each environment's
-/// objects once they are linted ([`crate::render::render_each`]).
+/// objects once they are linted (`crate::workflow` drives both).
 pub(crate) struct Linter<'p> {
     sink: Sink<'p>,
     clean: schema::CleanShapes,
@@ -309,23 +285,37 @@ impl<'p> Linter<'p> {
     }
 
     /// Lints the files of one environment, given in path order.
-    pub fn add_env(&mut self, files: &[FileRef<'_>]) {
+    pub fn add_env(&mut self, files: &[(&str, &RenderedFile)]) {
         let platform = self.sink.platform;
         let clean = &self.clean;
-        let sources = file_sources(platform, files);
+        let Some(env) = files
+            .iter()
+            .find_map(|(_, f)| f.env.as_deref())
+            .and_then(|env| platform.environment(env))
+        else {
+            return;
+        };
+        // Components by (app, kind): one lookup per file.
+        let components: BTreeMap<(&str, &str), &Component> = env
+            .components
+            .iter()
+            .map(|c| ((c.app.as_str(), c.kind.as_str()), c))
+            .collect();
         let mut objects: Vec<Obj<'_>> = Vec::new();
-        for file in files {
-            let (component, source) = sources
-                .get(file.path)
-                .map(|(c, s)| (*c, s.as_str()))
-                .unwrap_or((None, ""));
-            for value in file.objects {
+        for (path, file) in files {
+            let origin = file.origin.as_ref();
+            let component = origin.and_then(|o| {
+                components
+                    .get(&(o.app.as_deref()?, o.kind.as_deref()?))
+                    .copied()
+            });
+            for value in &file.objects {
                 objects.push(Obj {
-                    env: file.env,
-                    file: file.path,
+                    env: &env.name,
+                    file: path,
                     value,
                     component,
-                    source,
+                    origin,
                 });
             }
         }
@@ -388,61 +378,6 @@ impl<'p> Linter<'p> {
             exceptions,
         }
     }
-}
-
-/// Which component or bundle rendered each file, and the source text findings name: components
-/// and bundles own the directory they are placed in, and a template `x.yaml.j2` renders
-/// `x.yaml`.
-fn file_sources<'a>(
-    platform: &'a Platform,
-    files: &[FileRef<'a>],
-) -> BTreeMap<&'a str, (Option<&'a Component>, String)> {
-    let mut sources = BTreeMap::new();
-    // Components by (directory, app): one lookup per file, not a scan.
-    let mut placed: BTreeMap<(&str, &str, &str), Vec<&Component>> = BTreeMap::new();
-    // Template paths, for "does this set have a template for this file".
-    let templates: std::collections::HashSet<&str> = platform
-        .templates
-        .iter()
-        .filter_map(|t| t.path.to_str())
-        .collect();
-    let Some(env) = files.first().and_then(|f| platform.environment(f.env)) else {
-        return sources;
-    };
-    for c in &env.components {
-        placed
-            .entry((env.name.as_str(), c.dir.as_str(), c.app.as_str()))
-            .or_default()
-            .push(c);
-    }
-    for file in files {
-        let path = file.path;
-        let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
-        let template = |set: &str| format!("{} and templates/{set}/{name}.j2", env.file.display());
-        let has = |set: &str| templates.contains(format!("{set}/{name}.j2").as_str());
-        let app = file.app.unwrap_or_default();
-        let mut candidates = placed
-            .get(&(file.env, dir, app))
-            .into_iter()
-            .flatten()
-            .copied();
-        let component = candidates
-            .clone()
-            .find(|c| has(&c.templates))
-            .or_else(|| candidates.next());
-        let found = match component {
-            Some(c) => Some((Some(c), template(&c.templates))),
-            None => env
-                .bundles
-                .iter()
-                .find(|b| b.dir == dir && has(&b.templates))
-                .map(|b| (None, template(&b.templates))),
-        };
-        if let Some(found) = found {
-            sources.insert(path, found);
-        }
-    }
-    sources
 }
 
 /// Human-readable report.
