@@ -87,15 +87,15 @@ fn render() -> Result<()> {
 fn render_platforms(dirs: &[PathBuf]) -> Result<()> {
     for dir in dirs {
         let platform =
-            kiln::Platform::load(&dir).with_context(|| format!("loading {}", shown(&dir)))?;
+            kiln::Platform::load(dir).with_context(|| format!("loading {}", shown(dir)))?;
         let report = match kiln::render_to_disk(&platform, &Default::default())? {
             kiln::Rendering::Written { report, .. } => report,
             kiln::Rendering::Refused(lint) => {
                 print!("{}", kiln::lint::to_text(&lint, false));
                 bail!(
                     "{} fails lint, so nothing was written: fix the errors above (see `kiln --root {} lint`)",
-                    shown(&dir),
-                    shown(&dir)
+                    shown(dir),
+                    shown(dir)
                 );
             }
         };
