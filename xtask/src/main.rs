@@ -91,7 +91,7 @@ fn render_platforms(dirs: &[PathBuf]) -> Result<()> {
         let report = match kiln::render_to_disk(&platform, &Default::default())? {
             kiln::Rendering::Written { report, .. } => report,
             kiln::Rendering::Refused(lint) => {
-                print!("{}", kiln::lint::to_text(&lint, false));
+                print!("{}", kiln::present::lint_text(&lint, false));
                 bail!(
                     "{} fails lint, so nothing was written: fix the errors above (see `kiln --root {} lint`)",
                     shown(dir),
@@ -126,7 +126,7 @@ fn check() -> Result<()> {
         } else {
             print!(
                 "{}",
-                kiln::format_drift(&shown(&out), &checked.drift, false)
+                kiln::present::drift_text(&shown(&out), &checked.drift, false)
             );
             failed.push(format!(
                 "{} drifted from its sources: run `cargo xtask render` and commit",
@@ -140,7 +140,7 @@ fn check() -> Result<()> {
                 report.exceptions.len()
             );
         } else {
-            print!("{}", kiln::lint::to_text(report, false));
+            print!("{}", kiln::present::lint_text(report, false));
             failed.push(format!(
                 "{} fails lint: see `kiln --root {} lint`",
                 shown(&dir),

@@ -16,20 +16,13 @@ use std::path::Path;
 /// Files larger than this are not read for a snippet.
 const MAX_SNIPPET_FILE: u64 = 4 * 1024 * 1024;
 
-const RED: &str = "\x1b[1;31m";
-const BLUE: &str = "\x1b[1;34m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+const RED: &str = "1;31";
+const BLUE: &str = "1;34";
+const BOLD: &str = "1";
 
 /// The whole report for `err`; paths of relative locations are read under `root`.
 pub fn render(err: &kiln::Error, root: &Path, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_owned()
-        }
-    };
+    let paint = |code: &str, text: &str| kiln::present::paint(color, code, text);
     let mut out = format!(
         "{}{}\n",
         paint(RED, "error"),

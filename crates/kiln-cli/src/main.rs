@@ -10,10 +10,10 @@ use clap::{Parser, Subcommand};
 
 mod completions;
 mod diagnostic;
-mod envs;
-mod explain;
 mod init;
 mod output;
+
+use output::{DiffFormat, LintFormat};
 mod release;
 
 /// mimalloc instead of glibc's malloc: rendering allocates many small strings and maps, and
@@ -154,14 +154,6 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LintFormat {
-    Text,
-    Json,
-    /// GitHub workflow annotations.
-    Github,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 enum ColorChoice {
     Auto,
@@ -177,13 +169,6 @@ fn use_color(choice: ColorChoice, is_terminal: bool, no_color: Option<&std::ffi:
         ColorChoice::Never => false,
         ColorChoice::Auto => is_terminal && no_color.is_none_or(|v| v.is_empty()),
     }
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum DiffFormat {
-    Text,
-    Markdown,
-    Json,
 }
 
 /// mimalloc holds freed memory 10 ms before it returns it to the system. A render frees each
@@ -257,7 +242,13 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         Command::Diff { base, head, format } => diff(&ctx, base, head.as_deref(), *format, out),
         Command::Affected { base, head } => affected(&ctx, base, head.as_deref(), out),
         Command::Envs { format } => {
-            let _ = write!(out, "{}", envs::run(&ctx.platform()?, *format, ctx.color()));
+            let envs = kiln::envs(&ctx.platform()?);
+            let _ = match format {
+                output::Format::Json => writeln!(out, "{}", json(&envs)),
+                output::Format::Text => {
+                    write!(out, "{}", kiln::present::envs_text(&envs, ctx.color()))
+                }
+            };
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain {
@@ -267,15 +258,16 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         } => {
             let sources = kiln::load(ctx.root)?;
             let platform = kiln::resolve(&sources)?;
-            let text = explain::run(
-                &platform,
-                &sources,
-                target,
-                field.as_deref(),
-                *format,
-                ctx.color(),
-            )?;
-            let _ = write!(out, "{text}");
+            let query = kiln::Query::parse(target, field.as_deref());
+            let explanation = kiln::explain(&platform, &sources, &query)?;
+            let _ = match format {
+                output::Format::Json => writeln!(out, "{}", json(&explanation)),
+                output::Format::Text => write!(
+                    out,
+                    "{}",
+                    kiln::present::explain_text(&explanation, &platform.output, ctx.color())
+                ),
+            };
             Ok(ExitCode::SUCCESS)
         }
         Command::SetImage(args) => release::set_image(&ctx, args, out),
@@ -365,7 +357,7 @@ fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
     let _ = write!(
         out,
         "{}",
-        kiln::format_drift(&platform.output, &checked.drift, ctx.color())
+        kiln::present::drift_text(&platform.output, &checked.drift, ctx.color())
     );
     let _ = writeln!(
         out,
@@ -381,9 +373,9 @@ fn lint(ctx: &Ctx<'_>, format: LintFormat, out: &mut impl Write) -> kiln::Result
     let platform = ctx.platform()?;
     let report = kiln::lint_platform(&platform)?;
     let text = match format {
-        LintFormat::Text => kiln::lint::to_text(&report, ctx.color()),
-        LintFormat::Json => serde_json::to_string_pretty(&report).expect("serializable") + "\n",
-        LintFormat::Github => kiln::lint::to_github(&report, &platform.output),
+        LintFormat::Text => kiln::present::lint_text(&report, ctx.color()),
+        LintFormat::Json => json(&report) + "\n",
+        LintFormat::Github => kiln::present::lint_github(&report, &platform.output),
     };
     let _ = write!(out, "{text}");
     Ok(if report.errors() > 0 {
@@ -402,14 +394,10 @@ fn diff(
 ) -> kiln::Result<ExitCode> {
     let diff = kiln::diff_revisions(ctx.root, base, head)?;
     let _ = match format {
-        DiffFormat::Text => write!(out, "{}", kiln::to_text(&diff, ctx.color())),
-        DiffFormat::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&diff).expect("serializable")
-        ),
+        DiffFormat::Text => write!(out, "{}", kiln::present::diff_text(&diff, ctx.color())),
+        DiffFormat::Json => writeln!(out, "{}", json(&diff)),
         DiffFormat::Markdown => {
-            let parts = kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT);
+            let parts = kiln::present::diff_markdown(&diff, kiln::present::GITHUB_COMMENT_LIMIT);
             write!(out, "{}", parts.join("\n<!-- kiln: next comment -->\n"))
         }
     };
@@ -423,12 +411,14 @@ fn affected(
     out: &mut impl Write,
 ) -> kiln::Result<ExitCode> {
     let diff = kiln::diff_revisions(ctx.root, base, head)?;
-    let _ = writeln!(
-        out,
-        "{}",
-        serde_json::to_string_pretty(&kiln::affected(&diff)).expect("serializable")
-    );
+    let _ = writeln!(out, "{}", json(&kiln::affected(&diff)));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A report as pretty-printed JSON: the serde form of the library's data is the `--format json`
+/// of every command.
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("kiln's reports serialize")
 }
 
 /// Refuses to write (render) or to pass (check) a tree that fails lint.
@@ -438,7 +428,7 @@ fn refuse_lint(
     what: &str,
     color: bool,
 ) {
-    eprint!("{}", kiln::lint::to_text(report, color));
+    eprint!("{}", kiln::present::lint_text(report, color));
     eprintln!(
         "{}: not {what}: fix the lint errors above (or record an exception in kiln.yaml \
          `lint.exceptions`)",

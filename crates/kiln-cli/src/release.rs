@@ -6,8 +6,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
+use crate::output::PromoteFormat;
 use crate::Ctx;
 
 #[derive(Args)]
@@ -44,12 +45,6 @@ pub struct PromoteArgs {
     /// Print what would change; write nothing.
     #[arg(long)]
     dry_run: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PromoteFormat {
-    Text,
-    Markdown,
 }
 
 #[derive(Subcommand)]
@@ -106,12 +101,12 @@ pub fn promote(ctx: &Ctx<'_>, args: &PromoteArgs, out: &mut impl Write) -> kiln:
             let _ = writeln!(out, "promote {} -> {}", args.from, args.to);
             print_plan(&plan, out);
             if !plan.is_noop() {
-                let _ = write!(out, "\n{}", kiln::to_text(&diff, color));
+                let _ = write!(out, "\n{}", kiln::present::diff_text(&diff, color));
             }
         }
         PromoteFormat::Markdown => {
             let _ = write!(out, "{}", markdown_summary(&plan, &args.from, &args.to));
-            let parts = kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT);
+            let parts = kiln::present::diff_markdown(&diff, kiln::present::GITHUB_COMMENT_LIMIT);
             let _ = write!(out, "\n{}", parts.join("\n<!-- kiln: next comment -->\n"));
         }
     }
@@ -186,7 +181,7 @@ fn apply(
             kiln::ErrorKind::Model,
             format!(
                 "the result fails lint, so nothing was written:\n{}",
-                kiln::lint::to_text(&lint, false)
+                kiln::present::lint_text(&lint, false)
             ),
         )),
         kiln::Rendering::Written { report, .. } => {

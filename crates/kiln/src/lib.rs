@@ -25,6 +25,7 @@ mod load;
 mod model;
 mod object;
 mod par;
+pub mod present;
 mod release;
 mod render;
 mod resolve;
@@ -37,8 +38,8 @@ pub mod yaml;
 use std::path::{Path, PathBuf};
 
 pub use diff::{
-    affected, diff, to_markdown, to_text, Affected, AffectedApp, ChangeKind, Diff, EnvDiff,
-    FieldChange, ImageChange, ObjectChange, GITHUB_COMMENT_LIMIT,
+    affected, diff, Affected, AffectedApp, ChangeKind, Diff, EnvDiff, FieldChange, ImageChange,
+    ObjectChange,
 };
 pub use edit::{replace_scalar, write_source};
 pub use error::{Error, ErrorKind, Location, Result};
@@ -68,9 +69,7 @@ pub use workflow::{
     apply_plan, check, diff_revisions, lint_platform, render_and_lint, render_at, render_to_disk,
     Checked, Rendering,
 };
-pub use write::{
-    check_tree, format_drift, read_tree, write_tree, DiskTree, Drift, WriteOptions, WriteReport,
-};
+pub use write::{check_tree, read_tree, write_tree, DiskTree, Drift, WriteOptions, WriteReport};
 
 impl Platform {
     /// Reads and resolves the platform in `root`.

@@ -730,46 +730,6 @@ fn drift_path(d: &Drift) -> &str {
     }
 }
 
-/// Formats drift for people: one line per file, unified diffs indented under changed files,
-/// coloured when `color` is set.
-pub fn format_drift(output: &str, drift: &[Drift], color: bool) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for d in drift {
-        let _ = match d {
-            Drift::Missing { path } => {
-                writeln!(out, "missing: {output}/{path} (rendered, not on disk)")
-            }
-            Drift::Stale { path } => writeln!(
-                out,
-                "stale:   {output}/{path} (generated, no longer rendered)"
-            ),
-            Drift::Foreign { path } => writeln!(
-                out,
-                "blocked: {output}/{path} (a file kiln did not generate takes a rendered path)"
-            ),
-            Drift::Changed { path, diff } => {
-                let _ = writeln!(out, "changed: {output}/{path}");
-                for line in diff.lines() {
-                    let paint = match line.as_bytes().first() {
-                        _ if !color || line.starts_with("+++") || line.starts_with("---") => None,
-                        Some(b'+') => Some("32"),
-                        Some(b'-') => Some("31"),
-                        Some(b'@') => Some("36"),
-                        _ => None,
-                    };
-                    let _ = match paint {
-                        Some(code) => writeln!(out, "  \x1b[{code}m{line}\x1b[0m"),
-                        None => writeln!(out, "  {line}"),
-                    };
-                }
-                Ok(())
-            }
-        };
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

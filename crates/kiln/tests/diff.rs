@@ -65,7 +65,7 @@ fn image_tag_bump_is_one_field_and_called_out() {
     repo.edit("environments/prod.yaml", "5d6e7f8", "9a9a9a9");
     repo.commit("bump blog");
     let diff = repo.last_diff();
-    insta::assert_snapshot!(kiln::to_text(&diff, false), @r#"
+    insta::assert_snapshot!(kiln::present::diff_text(&diff, false), @r#"
     kiln diff HEAD~1..HEAD
       preview: no changes
       prod: 1 changed
@@ -97,7 +97,7 @@ fn added_and_removed_objects_and_apps() {
     );
     repo.commit("reshuffle");
     let diff = repo.last_diff();
-    insta::assert_snapshot!(kiln::to_text(&diff, false));
+    insta::assert_snapshot!(kiln::present::diff_text(&diff, false));
     assert_eq!(
         affected(&diff),
         [
@@ -118,7 +118,11 @@ fn a_moved_object_is_no_change() {
     );
     repo.commit("move apps");
     let diff = repo.last_diff();
-    assert!(diff.is_empty(), "{}", kiln::to_text(&diff, false));
+    assert!(
+        diff.is_empty(),
+        "{}",
+        kiln::present::diff_text(&diff, false)
+    );
     assert!(affected(&diff).is_empty());
 }
 
@@ -134,11 +138,13 @@ fn a_change_without_rendered_effect_is_empty() {
     let diff = repo.last_diff();
     assert!(diff.is_empty());
     assert_eq!(
-        kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT).len(),
+        kiln::present::diff_markdown(&diff, kiln::present::GITHUB_COMMENT_LIMIT).len(),
         1
     );
-    assert!(kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT)[0]
-        .contains("No rendered object changes."));
+    assert!(
+        kiln::present::diff_markdown(&diff, kiln::present::GITHUB_COMMENT_LIMIT)[0]
+            .contains("No rendered object changes.")
+    );
     assert_eq!(
         serde_json::to_value(kiln::affected(&diff)).unwrap()["include"],
         serde_json::json!([])
@@ -179,11 +185,11 @@ fn markdown_splits_at_the_limit_between_objects() {
     repo.edit("environments/preview.yaml", "replicas: 2", "replicas: 4");
     repo.commit("several");
     let diff = repo.last_diff();
-    let whole = kiln::to_markdown(&diff, kiln::GITHUB_COMMENT_LIMIT);
+    let whole = kiln::present::diff_markdown(&diff, kiln::present::GITHUB_COMMENT_LIMIT);
     assert_eq!(whole.len(), 1);
     insta::assert_snapshot!(whole[0]);
     let limit = 700;
-    let parts = kiln::to_markdown(&diff, limit);
+    let parts = kiln::present::diff_markdown(&diff, limit);
     assert!(parts.len() > 1, "{parts:#?}");
     for (i, part) in parts.iter().enumerate() {
         assert!(part.len() <= limit, "part {i} has {} chars", part.len());

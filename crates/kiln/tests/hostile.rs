@@ -76,7 +76,7 @@ fn run(case: &Case, each: Option<&str>) -> String {
             let _ = write!(
                 text,
                 "check: drift\n{}",
-                kiln::format_drift("k8s", &drift, false)
+                kiln::present::drift_text("k8s", &drift, false)
             );
         }
         Err(err) => {

@@ -182,9 +182,8 @@ fn every_layer_is_a_module() {
         .map(|p| (module_of(p.strip_prefix(src()).unwrap()), ()))
         .collect();
     for name in LAYERS.iter().flat_map(|l| l.iter()) {
-        // `present` joins when presentation moves into the library.
         assert!(
-            modules.contains_key(*name) || *name == "present",
+            modules.contains_key(*name),
             "LAYERS names `{name}`, which is not a module"
         );
     }

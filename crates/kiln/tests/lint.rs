@@ -244,7 +244,7 @@ fn the_base_environment_is_clean() {
     assert!(
         report.findings.is_empty(),
         "{}",
-        kiln::lint::to_text(&report, false)
+        kiln::present::lint_text(&report, false)
     );
 }
 
@@ -261,12 +261,12 @@ fn each_case_fires_exactly_its_rule() {
         assert!(
             !rules.is_empty() && rules.iter().all(|r| r == rule),
             "{rule} ({what}): fired {rules:?}\n{}",
-            kiln::lint::to_text(&report, false)
+            kiln::present::lint_text(&report, false)
         );
         covered.insert(*rule);
         text.push_str(&format!(
             "## {rule}: {what}\n{}\n",
-            kiln::lint::to_text(&report, false)
+            kiln::present::lint_text(&report, false)
         ));
     }
     let all: std::collections::BTreeSet<&str> = kiln::lint::RULES.iter().map(|r| r.id).collect();
@@ -295,11 +295,11 @@ fn exceptions_silence_a_rule_and_are_listed() {
     assert!(
         report.findings.is_empty(),
         "{}",
-        kiln::lint::to_text(&report, false)
+        kiln::present::lint_text(&report, false)
     );
     assert_eq!(report.exceptions.len(), 1);
     assert_eq!(report.exceptions[0].silenced, 1);
-    insta::assert_snapshot!(kiln::lint::to_text(&report, false), @r"
+    insta::assert_snapshot!(kiln::present::lint_text(&report, false), @r"
     exception[service-account-token] env prod, ServiceAccount shop: reads its own pods through the API (silenced 1)
     lint: 0 error(s), 0 warning(s), 1 exception(s)
     ");
@@ -314,7 +314,7 @@ fn the_repository_platforms_lint_clean() {
         assert!(
             report.findings.is_empty(),
             "{name}:\n{}",
-            kiln::lint::to_text(&report, false)
+            kiln::present::lint_text(&report, false)
         );
     }
 }
@@ -445,6 +445,6 @@ fn objects_shaped_like_clean_ones_are_still_checked() {
             ),
         ],
         "{}",
-        kiln::lint::to_text(&report, false)
+        kiln::present::lint_text(&report, false)
     );
 }

@@ -87,7 +87,7 @@ fn committed_trees_equal_a_fresh_render() {
         assert!(
             drift.is_empty(),
             "{name}: the committed tree differs from a fresh render; run `cargo xtask render`:\n{}",
-            kiln::format_drift(&platform.output, &drift, false)
+            kiln::present::drift_text(&platform.output, &drift, false)
         );
     }
 }

@@ -714,7 +714,7 @@ fn promote_test_to_production_writes_the_stable_tag_and_diffs_the_render() {
     let before = kiln::render(&plan.before).unwrap();
     let after = kiln::render(&plan.after).unwrap();
     let diff = kiln::diff("current", &before, "promoted", &after);
-    insta::assert_snapshot!(kiln::to_text(&diff, false), @r#"
+    insta::assert_snapshot!(kiln::present::diff_text(&diff, false), @r#"
     kiln diff current..promoted
       preview: no changes
       production: 2 changed

@@ -306,7 +306,7 @@ fn check_reports_drift_and_never_writes() {
     let platform = kiln::Platform::load(&root).unwrap();
     let rendered = kiln::render(&platform).unwrap();
     let drift = kiln::check_tree(&platform.output_root(), &rendered).unwrap();
-    let text = kiln::format_drift("k8s", &drift, false);
+    let text = kiln::present::drift_text("k8s", &drift, false);
     insta::assert_snapshot!(text, @r"
     changed: k8s/apps/blog/deployment.yaml
       --- apps/blog/deployment.yaml (on disk)

@@ -1,13 +1,11 @@
-//! `kiln envs`: every environment with its channel, state, namespaces, apps, replicas and image
-//! tags, as a table or JSON.
+//! `kiln envs` for people: every environment with its channel, state, namespaces, apps, replicas and image
+//! tags, as a table.
 
-use crate::output::{bold, table, Format};
+use super::table::{bold, table};
+use crate::explain::EnvSummary;
 
-pub fn run(platform: &kiln::Platform, format: Format, color: bool) -> String {
-    let envs = kiln::envs(platform);
-    if format == Format::Json {
-        return serde_json::to_string_pretty(&envs).expect("serializable") + "\n";
-    }
+/// `kiln envs` as a table: one row per component, headed in bold when `color` is set.
+pub fn envs_text(envs: &[EnvSummary], color: bool) -> String {
     let mut rows = vec![[
         "ENVIRONMENT",
         "CHANNEL",
@@ -20,7 +18,7 @@ pub fn run(platform: &kiln::Platform, format: Format, color: bool) -> String {
     ]
     .map(str::to_owned)
     .to_vec()];
-    for env in &envs {
+    for env in envs {
         let head = |namespace: &str| {
             vec![
                 env.name.clone(),

@@ -1,30 +1,20 @@
-//! `kiln explain ENV[/APP] [--field PATH]`: effective values with the file, key and line that
+//! `kiln explain ENV[/APP] [--field PATH]` for people: effective values with the file, key and line that
 //! set them; for a rendered field, the template line that wrote it and the data it read.
 
 use std::fmt::Write as _;
 
-use kiln::{Explanation, Origin, Reference, Setting};
+use super::table::{bold, show, table, table_with_headings, Item};
+use crate::explain::{
+    AppExplanation, EnvExplanation, Explanation, FieldExplanation, Origin, Reference, Setting,
+};
 
-use crate::output::{bold, show, table, table_with_headings, Format, Item};
-
-pub fn run(
-    platform: &kiln::Platform,
-    sources: &kiln::Sources,
-    target: &str,
-    field: Option<&str>,
-    format: Format,
-    color: bool,
-) -> kiln::Result<String> {
-    let query = kiln::Query::parse(target, field);
-    let explanation = kiln::explain(platform, sources, &query)?;
-    if format == Format::Json {
-        return Ok(serde_json::to_string_pretty(&explanation).expect("serializable") + "\n");
-    }
-    Ok(match &explanation {
+/// `kiln explain` as text; `output` is the output tree's directory, as paths are shown.
+pub fn explain_text(explanation: &Explanation, output: &str, color: bool) -> String {
+    match explanation {
         Explanation::Environment(e) => environment(e, color),
         Explanation::App(a) => app(a, color),
-        Explanation::Field(f) => field_text(f, &platform.output, color),
-    })
+        Explanation::Field(f) => field_text(f, output, color),
+    }
 }
 
 fn origin(origin: Option<&Origin>) -> Vec<String> {
@@ -53,7 +43,7 @@ fn setting_row(s: &Setting, indent: &str) -> Vec<String> {
     row
 }
 
-fn environment(e: &kiln::EnvExplanation, color: bool) -> String {
+fn environment(e: &EnvExplanation, color: bool) -> String {
     let mut out = format!(
         "{}  ({})\n",
         bold(&format!("environment {}", e.env), color),
@@ -124,7 +114,7 @@ fn reference_rows(r: &Reference, rows: &mut Vec<Item>) {
     }
 }
 
-fn app(a: &kiln::AppExplanation, color: bool) -> String {
+fn app(a: &AppExplanation, color: bool) -> String {
     let mut out = String::new();
     for c in &a.components {
         let _ = writeln!(
@@ -161,7 +151,7 @@ fn app(a: &kiln::AppExplanation, color: bool) -> String {
     out
 }
 
-fn field_text(f: &kiln::FieldExplanation, output: &str, color: bool) -> String {
+fn field_text(f: &FieldExplanation, output: &str, color: bool) -> String {
     let target = match &f.app {
         Some(app) => format!("{}/{app}", f.env),
         None => f.env.clone(),
