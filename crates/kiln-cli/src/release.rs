@@ -1,6 +1,6 @@
 //! `kiln set-image`, `kiln promote` and `kiln release`: release channels and promotion (seed
 //! 004). The library plans and checks ([`kiln::plan_set_image`], [`kiln::plan_promote`],
-//! [`kiln::check_progression`]); this module writes, renders and prints.
+//! [`kiln::tag::check_progression`]); this module writes, renders and prints.
 
 use std::io::Write;
 use std::path::Path;
@@ -210,7 +210,7 @@ pub fn release(
     let (file, current) = kiln::release_version(&platform)?;
     match command {
         ReleaseCommand::Tag { run, attempt } => {
-            let tag = kiln::alpha_tag(&current, *run, *attempt).map_err(|why| {
+            let tag = kiln::tag::alpha_tag(&current, *run, *attempt).map_err(|why| {
                 kiln::Error::new(kiln::ErrorKind::Model, why)
                     .at(kiln::Location::file(&file).with_key("version"))
             })?;
@@ -224,7 +224,7 @@ pub fn release(
             let baseline = previous
                 .clone()
                 .unwrap_or_else(|| kiln::Version::new(current.major, current.minor, current.patch));
-            match (kiln::check_progression(&baseline, &current), previous) {
+            match (kiln::tag::check_progression(&baseline, &current), previous) {
                 (Ok(_), None) => {
                     let _ = writeln!(
                         out,

@@ -14,15 +14,17 @@
 //! # Ok::<(), kiln::Error>(())
 //! ```
 
-mod diff;
+#![warn(missing_docs)]
+
+pub mod diff;
 mod edit;
 mod error;
-mod explain;
+pub mod explain;
 mod fieldpath;
 mod git;
 pub mod lint;
 mod load;
-mod model;
+pub mod model;
 mod object;
 mod par;
 pub mod present;
@@ -30,46 +32,27 @@ mod release;
 mod render;
 mod resolve;
 mod scaffold;
-mod tag;
+pub mod tag;
 mod workflow;
 mod write;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
-pub use diff::{
-    affected, diff, Affected, AffectedApp, ChangeKind, Diff, EnvDiff, FieldChange, ImageChange,
-    ObjectChange,
-};
-pub use edit::{replace_scalar, write_source};
+pub use diff::{affected, diff, Diff};
 pub use error::{Error, ErrorKind, Location, Result};
-pub use explain::{
-    envs, explain, AppExplanation, AppSummary, BundleExplanation, ComponentExplanation,
-    EnvExplanation, EnvSummary, Explanation, FieldExplanation, FieldHit, Layer, Origin, Query,
-    Reference, Setting, TemplateLine,
-};
-pub use git::resolve_rev;
+pub use explain::{envs, explain, Explanation, Query};
 pub use load::{load, SourceFile, Sources};
-pub use model::{
-    check_dns_label, Channel, Cluster, ComponentChannel, EnvState, ReleaseConfig, Workload,
-};
 pub use release::{plan_promote, plan_set_image, Skipped, TagChange, TagPlan};
-pub use render::{app_context, render, FileOrigin, Rendered, RenderedFile, GENERATED_MARKER};
-pub use resolve::{
-    derive, resolve, BundleUnit, CatalogueApp, Component, Derived, Environment, NotDeployed, Pdb,
-    Platform, Source,
-};
-pub use scaffold::{init, scaffold_files, InitReport, DEFAULT_PLATFORM_NAME, SCAFFOLD};
+pub use render::{render, FileOrigin, Rendered, RenderedFile, GENERATED_MARKER};
+pub use resolve::{resolve, Component, Environment, Platform};
+pub use scaffold::{init, InitReport, DEFAULT_PLATFORM_NAME, SCAFFOLD};
 pub use semver::Version;
-pub use tag::{
-    alpha_tag, check_progression, next_versions, parse_version_file, promoted_tag, Progression,
-    TagRule, MUTABLE_TAGS,
-};
 pub use workflow::{
     apply_plan, check, diff_revisions, lint_platform, render_and_lint, render_at, render_to_disk,
     Checked, Rendering,
 };
-pub use write::{check_tree, read_tree, write_tree, DiskTree, Drift, WriteOptions, WriteReport};
+pub use write::{check_tree, write_tree, Drift, WriteOptions, WriteReport};
 
 impl Platform {
     /// Reads and resolves the platform in `root`.
@@ -108,14 +91,14 @@ impl Platform {
 pub fn release_version(platform: &Platform) -> Result<(PathBuf, Version)> {
     let rel = version_file(platform)?;
     let file = load::read_version_file(&platform.root, &rel)?;
-    Ok((rel, parse_version_file(&file)?))
+    Ok((rel, tag::parse_version_file(&file)?))
 }
 
 /// [`release_version`] as of git revision `rev`; `None` when the file does not exist there.
 pub fn release_version_at(platform: &Platform, rev: &str) -> Result<Option<Version>> {
     let rel = version_file(platform)?;
     match git::read_file_at(&platform.root, rev, &rel)? {
-        Some(file) => parse_version_file(&file).map(Some),
+        Some(file) => tag::parse_version_file(&file).map(Some),
         None => Ok(None),
     }
 }

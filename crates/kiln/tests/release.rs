@@ -11,7 +11,7 @@ mod common;
 use std::fs;
 use std::path::PathBuf;
 
-use kiln::{TagRule, Version};
+use kiln::{tag::TagRule, Version};
 use tempfile::TempDir;
 
 const KILN_YAML: &str = "\
@@ -209,7 +209,7 @@ fn image(platform: &kiln::Platform, env: &str, app: &str) -> String {
 /// seed's verdict; a rejection names its rule and the next valid versions.
 #[test]
 fn seed_004_progression_examples() {
-    use kiln::Progression::*;
+    use kiln::tag::Progression::*;
     let allowed = [
         // unchanged version for repeated test builds on the same release line
         ("1.5.2", "1.5.2", Unchanged),
@@ -223,7 +223,7 @@ fn seed_004_progression_examples() {
     ];
     for (previous, current, expected) in allowed {
         assert_eq!(
-            kiln::check_progression(&v(previous), &v(current)),
+            kiln::tag::check_progression(&v(previous), &v(current)),
             Ok(expected),
             "{previous} -> {current}"
         );
@@ -248,7 +248,7 @@ fn seed_004_progression_examples() {
         ("0.5.0", "0.5.1+abc", "`0.5.1+abc` carries build metadata (`+abc`), which image tags cannot hold", "allowed after 0.5.0"),
     ];
     for (previous, current, rule, next) in rejected {
-        let why = kiln::check_progression(&v(previous), &v(current))
+        let why = kiln::tag::check_progression(&v(previous), &v(current))
             .expect_err(&format!("{previous} -> {current} must be rejected"));
         assert!(why.contains(rule), "{previous} -> {current}: {why}");
         assert!(why.contains(next), "{previous} -> {current}: {why}");
@@ -259,10 +259,10 @@ fn seed_004_progression_examples() {
 fn alpha_tags_come_from_the_stable_platform_version() {
     // Seed 004: "package version 0.5.0 can produce 0.5.0-alpha.123.1".
     assert_eq!(
-        kiln::alpha_tag(&v("0.5.0"), 123, 1).as_deref(),
+        kiln::tag::alpha_tag(&v("0.5.0"), 123, 1).as_deref(),
         Ok("0.5.0-alpha.123.1")
     );
-    let err = kiln::alpha_tag(&v("0.5.0-rc.1"), 1, 1).unwrap_err();
+    let err = kiln::tag::alpha_tag(&v("0.5.0-rc.1"), 1, 1).unwrap_err();
     assert!(err.contains("must be stable SemVer"), "{err}");
 }
 
@@ -378,7 +378,7 @@ fn every_rule_rejects_missing_latest_branch_and_mutable_tags() {
             assert!(why.contains("is not an image tag"), "{rule} {tag:?}: {why}");
         }
     }
-    assert!(kiln::MUTABLE_TAGS.contains(&"latest"));
+    assert!(kiln::tag::MUTABLE_TAGS.contains(&"latest"));
 }
 
 // --- render: rules on the platform ------------------------------------------------------------
@@ -646,40 +646,40 @@ fn promoted_tags() {
     use TagRule::*;
     // Seed 004: "0.0.1-alpha.10.1 becomes 0.0.1".
     assert_eq!(
-        kiln::promoted_tag(Alpha, "0.0.1-alpha.10.1", Stable, None).as_deref(),
+        kiln::tag::promoted_tag(Alpha, "0.0.1-alpha.10.1", Stable, None).as_deref(),
         Ok("0.0.1")
     );
     assert_eq!(
-        kiln::promoted_tag(Alpha, "0.5.0-alpha.123.1", Stable, Some("0.4.2")).as_deref(),
+        kiln::tag::promoted_tag(Alpha, "0.5.0-alpha.123.1", Stable, Some("0.4.2")).as_deref(),
         Ok("0.5.0")
     );
     assert_eq!(
-        kiln::promoted_tag(Rc, "0.5.0-rc.3", Stable, Some("0.5.0-rc.1")).as_deref(),
+        kiln::tag::promoted_tag(Rc, "0.5.0-rc.3", Stable, Some("0.5.0-rc.1")).as_deref(),
         Ok("0.5.0")
     );
     assert_eq!(
-        kiln::promoted_tag(Stable, "0.5.0", Stable, Some("0.5.0")).as_deref(),
+        kiln::tag::promoted_tag(Stable, "0.5.0", Stable, Some("0.5.0")).as_deref(),
         Ok("0.5.0")
     );
     // To rc: the next candidate of the same version, else rc.1.
     assert_eq!(
-        kiln::promoted_tag(Alpha, "0.5.0-alpha.9.1", Rc, Some("0.5.0-rc.1")).as_deref(),
+        kiln::tag::promoted_tag(Alpha, "0.5.0-alpha.9.1", Rc, Some("0.5.0-rc.1")).as_deref(),
         Ok("0.5.0-rc.2")
     );
     assert_eq!(
-        kiln::promoted_tag(Alpha, "0.6.0-alpha.9.1", Rc, Some("0.5.0-rc.4")).as_deref(),
+        kiln::tag::promoted_tag(Alpha, "0.6.0-alpha.9.1", Rc, Some("0.5.0-rc.4")).as_deref(),
         Ok("0.6.0-rc.1")
     );
     assert_eq!(
-        kiln::promoted_tag(Rc, "0.6.0-rc.2", Rc, Some("0.6.0-rc.1")).as_deref(),
+        kiln::tag::promoted_tag(Rc, "0.6.0-rc.2", Rc, Some("0.6.0-rc.1")).as_deref(),
         Ok("0.6.0-rc.2")
     );
     assert_eq!(
-        kiln::promoted_tag(Sha, "1a2b3c4", Sha, Some("9f8e7d6")).as_deref(),
+        kiln::tag::promoted_tag(Sha, "1a2b3c4", Sha, Some("9f8e7d6")).as_deref(),
         Ok("1a2b3c4")
     );
 
-    let refused = |sr, st, tr, cur| kiln::promoted_tag(sr, st, tr, cur).unwrap_err();
+    let refused = |sr, st, tr, cur| kiln::tag::promoted_tag(sr, st, tr, cur).unwrap_err();
     assert!(refused(Alpha, "latest", Stable, None).starts_with(
         "the source holds no tag valid for promotion (alpha rule: `latest` is mutable"
     ));
@@ -869,7 +869,7 @@ fn release_flow_on_a_git_repository() {
         (file, version.clone()),
         (PathBuf::from("package.json"), v("0.5.0"))
     );
-    let tag = kiln::alpha_tag(&version, 124, 1).unwrap();
+    let tag = kiln::tag::alpha_tag(&version, 124, 1).unwrap();
     let plan = kiln::plan_set_image(&shelf.sources(), "test", &[], &tag).unwrap();
     plan.write_sources(&shelf.root).unwrap();
     render_and_write(&plan.after);
@@ -926,12 +926,12 @@ fn release_flow_on_a_git_repository() {
             .unwrap()
             .unwrap();
         let (_, current) = kiln::release_version(&platform).unwrap();
-        kiln::check_progression(&previous, &current)
+        kiln::tag::check_progression(&previous, &current)
     };
-    assert_eq!(check("0.5.0"), Ok(kiln::Progression::Unchanged));
-    assert_eq!(check("0.5.1"), Ok(kiln::Progression::Patch));
-    assert_eq!(check("0.6.0"), Ok(kiln::Progression::Minor));
-    assert_eq!(check("1.0.0"), Ok(kiln::Progression::Major));
+    assert_eq!(check("0.5.0"), Ok(kiln::tag::Progression::Unchanged));
+    assert_eq!(check("0.5.1"), Ok(kiln::tag::Progression::Patch));
+    assert_eq!(check("0.6.0"), Ok(kiln::tag::Progression::Minor));
+    assert_eq!(check("1.0.0"), Ok(kiln::tag::Progression::Major));
     assert!(check("0.7.0")
         .unwrap_err()
         .starts_with("skipped minor versions"));
