@@ -12,37 +12,58 @@ use serde_json::{Map, Value};
 
 use crate::render::Rendered;
 
+/// The object changes between two rendered trees, per environment: what [`diff`] returns.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Diff {
+    /// The base side's label (for `kiln diff`, the base revision).
     pub base: String,
+    /// The head side's label: a revision, or `working tree`.
     pub head: String,
     /// Every environment of either side, by name, with or without changes.
     pub environments: Vec<EnvDiff>,
 }
 
+/// One environment's changes.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EnvDiff {
+    /// The environment's name.
     pub name: String,
+    /// How many objects only the head side has.
     pub added: usize,
+    /// How many objects only the base side has.
     pub removed: usize,
+    /// How many objects both sides have, with different content.
     pub changed: usize,
+    /// The containers whose image differs, by object (kind, namespace, name), then container name.
     pub images: Vec<ImageChange>,
+    /// The objects that differ: changed first, then added, then removed; each by kind, namespace
+    /// and name. Empty when the environment has no changes.
     pub objects: Vec<ObjectChange>,
 }
 
+/// How an object differs between the two sides. Ordered as reports list changes: changed,
+/// added, removed.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
+    /// On both sides, with different content.
     Changed,
+    /// Only on the head side.
     Added,
+    /// Only on the base side.
     Removed,
 }
 
+/// One object that differs between base and head.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ObjectChange {
+    /// Whether the object changed, was added or was removed.
     pub change: ChangeKind,
+    /// The object's `kind`.
     pub kind: String,
+    /// `metadata.namespace`; `None` when it is absent or empty (cluster-scoped objects).
     pub namespace: Option<String>,
+    /// `metadata.name`.
     pub name: String,
     /// The app whose component renders the object; `None` for bundles.
     pub app: Option<String>,
@@ -56,24 +77,35 @@ pub struct ObjectChange {
     pub object: Option<Value>,
 }
 
+/// One leaf of a changed object whose value differs.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldChange {
+    /// The leaf's path: `spec.template.spec.containers[name=web].image`.
     pub path: String,
+    /// The base value; `None` when the leaf is new.
     pub from: Option<Value>,
+    /// The head value; `None` when the leaf was removed.
     pub to: Option<Value>,
 }
 
+/// A container whose image differs between base and head, including the containers of added
+/// and removed objects.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ImageChange {
+    /// The app whose component renders the object; `None` for bundles.
     pub app: Option<String>,
     /// `Kind namespace/name`.
     pub object: String,
+    /// The container's name, from a `containers` or `initContainers` list.
     pub container: String,
+    /// The base image; `None` when the base side has no such container.
     pub from: Option<String>,
+    /// The head image; `None` when the head side has no such container.
     pub to: Option<String>,
 }
 
 impl ObjectChange {
+    /// `Kind namespace/name`, or `Kind name` for an object without a namespace.
     pub fn title(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
@@ -83,6 +115,7 @@ impl ObjectChange {
 }
 
 impl Diff {
+    /// Whether no environment has an object that differs.
     pub fn is_empty(&self) -> bool {
         self.environments.iter().all(|e| e.objects.is_empty())
     }
@@ -278,8 +311,11 @@ fn field_changes(old: &Value, new: &Value) -> Vec<FieldChange> {
 /// The environments and apps whose rendered objects changed.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Affected {
+    /// The diff's base label.
     pub base: String,
+    /// The diff's head label.
     pub head: String,
+    /// The environments with at least one object that differs, by name.
     pub environments: Vec<String>,
     /// One entry per changed (environment, app); `app` is `None` for objects of an
     /// environment's bundles (namespaces, RBAC, shared secrets). Ready for a CI matrix's
@@ -287,12 +323,17 @@ pub struct Affected {
     pub include: Vec<AffectedApp>,
 }
 
+/// One changed (environment, app) pair: an entry of a CI matrix's `include`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AffectedApp {
+    /// The environment's name.
     pub environment: String,
+    /// The app; `None` for the environment's bundles.
     pub app: Option<String>,
 }
 
+/// The environments and apps `diff` touches: one entry per (environment, app) with at least
+/// one object that differs, sorted.
 pub fn affected(diff: &Diff) -> Affected {
     let mut include = BTreeSet::new();
     for env in &diff.environments {

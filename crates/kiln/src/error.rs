@@ -30,14 +30,18 @@ pub enum ErrorKind {
 /// Where an error was found. Paths are relative to the platform root where possible.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
+    /// The file, relative to the platform root where possible.
     pub file: PathBuf,
+    /// The 1-based line; `None` when the error is about the file as a whole.
     pub line: Option<usize>,
+    /// The 1-based column on `line`; `None` when not known.
     pub column: Option<usize>,
     /// The key path inside the file, like `apps.lexilink.web.replicas`.
     pub key: Option<String>,
 }
 
 impl Location {
+    /// The whole of `file`: no line, column or key.
     pub fn file(file: impl Into<PathBuf>) -> Location {
         Location {
             file: file.into(),
@@ -45,6 +49,7 @@ impl Location {
         }
     }
 
+    /// A position in `file` (1-based line and column), without a key.
     pub fn at(file: impl Into<PathBuf>, line: usize, column: usize) -> Location {
         Location {
             file: file.into(),
@@ -54,6 +59,7 @@ impl Location {
         }
     }
 
+    /// Sets the key path inside the file; an empty `key` clears it.
     pub fn with_key(mut self, key: impl Into<String>) -> Location {
         let key = key.into();
         self.key = if key.is_empty() { None } else { Some(key) };
@@ -89,9 +95,11 @@ struct Inner {
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
+/// `std::result::Result` with the library's [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error of `kind` saying `message`, with no location and no source.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error(Box::new(Inner {
             kind,
@@ -101,6 +109,7 @@ impl Error {
         }))
     }
 
+    /// Sets where the error happened, replacing any location it had.
     pub fn at(mut self, location: Location) -> Error {
         self.0.location = Some(location);
         self
@@ -114,6 +123,7 @@ impl Error {
         self
     }
 
+    /// Attaches the underlying error, which `source()` returns.
     pub fn with_source(
         mut self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -122,18 +132,22 @@ impl Error {
         self
     }
 
+    /// An [`ErrorKind::Io`] error at `path` saying `cannot {what}: {err}`.
     pub fn io(what: impl fmt::Display, path: &Path, err: std::io::Error) -> Error {
         Error::new(ErrorKind::Io, format!("cannot {what}: {err}")).at(Location::file(path))
     }
 
+    /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
     }
 
+    /// The message, without the location.
     pub fn message(&self) -> &str {
         &self.0.message
     }
 
+    /// Where the error happened; `None` when it is not tied to a file.
     pub fn location(&self) -> Option<&Location> {
         self.0.location.as_ref()
     }

@@ -29,7 +29,9 @@ use crate::yaml::{self, Node, NodeValue};
 /// One environment at a glance, for `kiln envs`.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvSummary {
+    /// The environment's name.
     pub name: String,
+    /// The environment's file, relative to the platform root (`environments/<name>.yaml`).
     pub file: PathBuf,
     /// The environment's root in the output tree.
     pub dir: String,
@@ -37,18 +39,24 @@ pub struct EnvSummary {
     pub namespace: String,
     /// Every namespace the environment renders into (components and bundles), sorted.
     pub namespaces: Vec<String>,
+    /// The environment's image tag rule.
     pub channel: Channel,
+    /// Open, or closed (every workload scaled to zero).
     pub state: EnvState,
     /// Deployed components, by app then kind.
     pub apps: Vec<AppSummary>,
+    /// The apps the environment lists with `deploy: false`, each with its reason.
     pub not_deployed: Vec<NotDeployed>,
 }
 
+/// One deployed component of an environment, for `kiln envs` and `kiln explain`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AppSummary {
+    /// The app's name.
     pub app: String,
     /// The component kind (`web`).
     pub component: String,
+    /// The namespace the component renders into.
     pub namespace: String,
     /// Effective replicas (0 in a closed environment).
     pub replicas: u32,
@@ -57,6 +65,7 @@ pub struct AppSummary {
     pub declared_replicas: Option<u32>,
     /// `registry/image:tag`.
     pub image: String,
+    /// The image tag; empty when none is set.
     pub tag: String,
 }
 
@@ -119,6 +128,8 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// The layer's name in text output: `kind default`, `app default`, `environment default` or
+    /// `override`.
     pub fn label(self) -> &'static str {
         match self {
             Layer::KindDefault => "kind default",
@@ -132,9 +143,11 @@ impl Layer {
 /// Where a value was written.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Origin {
+    /// The file, relative to the platform root.
     pub file: PathBuf,
     /// The key path in the file: `apps.hello.web.replicas`.
     pub key: String,
+    /// The 1-based line of the key.
     pub line: usize,
     /// For workload settings: the layer of the file and key.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,9 +160,12 @@ pub struct Setting {
     /// The setting's path: a workload field (`health.liveness.period`), or a key of the
     /// environment's file or of kiln.yaml.
     pub name: String,
+    /// The effective value; `null` when no file sets it and kiln has no default.
     pub value: Value,
     /// `None`: set in no file; `note` says what kiln used.
     pub origin: Option<Origin>,
+    /// How kiln chose the value when no key of its own sets it (`not set: kiln's default`);
+    /// `None` when one does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -164,48 +180,72 @@ pub struct Reference {
     /// How kiln computes it, for derived facts and defaults.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// The settings it is made of, each with where it was set.
     pub from: Vec<Setting>,
 }
 
+/// What [`explain`] returns: an environment, an app or a field, as the [`Query`] names.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "explain", rename_all = "lowercase")]
 pub enum Explanation {
+    /// An environment (a query with neither app nor field).
     Environment(EnvExplanation),
+    /// An app in an environment (a query with an app and no field).
     App(AppExplanation),
+    /// A rendered field (a query with a field, with or without an app).
     Field(FieldExplanation),
 }
 
+/// An environment: its settings, deployed apps and bundles.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvExplanation {
+    /// The environment's name.
     pub env: String,
+    /// The environment's file, relative to the platform root.
     pub file: PathBuf,
     /// `dir`, `namespace`, `channel`, `state` and every `values` leaf.
     pub settings: Vec<Setting>,
+    /// Deployed components, by app then kind.
     pub apps: Vec<AppSummary>,
+    /// The apps the environment lists with `deploy: false`, each with its reason.
     pub not_deployed: Vec<NotDeployed>,
+    /// The environment's bundles, in the order its file lists them.
     pub bundles: Vec<BundleExplanation>,
 }
 
+/// A bundle of an environment and the entry of the environment's file that declares it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BundleExplanation {
+    /// The template set (the directory under `templates/`).
     pub templates: String,
+    /// Where its files land, relative to the output root.
     pub dir: String,
+    /// The namespace it renders into.
     pub namespace: String,
+    /// The `bundles.<i>` entry of the environment's file; `None` when the file has no such entry.
     pub origin: Option<Origin>,
 }
 
+/// An app in an environment: each of its deployed components.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AppExplanation {
+    /// The environment's name.
     pub env: String,
+    /// The app's name.
     pub app: String,
+    /// The catalogue's description of the app; `None` when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The app's components deployed in the environment.
     pub components: Vec<ComponentExplanation>,
 }
 
+/// One component of an app in an environment: where it lands, its settings and derived facts.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ComponentExplanation {
+    /// The component kind (`web`).
     pub kind: String,
+    /// The template set that renders it (the directory under `templates/`).
     pub templates: String,
     /// Where its files land, relative to the output root.
     pub dir: String,
@@ -217,27 +257,40 @@ pub struct ComponentExplanation {
     pub derived: Vec<Reference>,
 }
 
+/// A rendered field of an environment or app, traced to the template lines that wrote it and
+/// the settings they read.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldExplanation {
+    /// The environment's name.
     pub env: String,
+    /// The app the query named; `None` when every component and bundle of the environment was
+    /// searched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// The queried field path (`spec.template.spec.containers[name=web].image`); every leaf at or
+    /// below it is a hit.
     pub field: String,
     /// One entry per object and matching leaf, in render order.
     pub hits: Vec<FieldHit>,
 }
 
+/// One rendered leaf at or below the queried field.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldHit {
+    /// The object's `kind`.
     pub kind: String,
+    /// The object's `metadata.namespace`; `None` when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The object's `metadata.name`.
     pub name: String,
     /// The output file, relative to the output root.
     pub file: String,
     /// The leaf's full path (the query, or a leaf below it).
     pub path: String,
+    /// The rendered value.
     pub value: Value,
+    /// The template line that wrote the value.
     pub template: TemplateLine,
     /// The data the template read there, and where each piece was set. Empty when the template
     /// wrote the value literally.
@@ -249,6 +302,7 @@ pub struct FieldHit {
 pub struct TemplateLine {
     /// `templates/web/deployment.yaml.j2`.
     pub file: PathBuf,
+    /// The 1-based line in `file`; 0 when no template line could be found.
     pub line: usize,
     /// The line's source text.
     pub source: String,
@@ -261,8 +315,11 @@ pub struct TemplateLine {
 /// What to explain: an environment, one of its apps, or a rendered field of either.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
+    /// The environment's name.
     pub env: String,
+    /// An app of the environment; `None` for the environment as a whole.
     pub app: Option<String>,
+    /// A rendered field path to trace; `None` to explain the environment or app itself.
     pub field: Option<String>,
 }
 

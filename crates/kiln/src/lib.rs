@@ -65,6 +65,7 @@ impl Platform {
         self.root.join(&self.output)
     }
 
+    /// The environment called `name`; `None` when there is none.
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }

@@ -20,7 +20,10 @@ pub const MAX_TEMPLATES: usize = 10_000;
 /// A file read from the platform, with its path relative to the platform root.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    /// The file's path: relative to the platform root, or to `templates/` or `files/` for the
+    /// [`Sources`] that say so.
     pub path: PathBuf,
+    /// The file's contents.
     pub text: String,
 }
 
@@ -29,6 +32,7 @@ pub struct SourceFile {
 pub struct Sources {
     /// The platform directory (only for messages and to locate the output tree).
     pub root: PathBuf,
+    /// `kiln.yaml`.
     pub platform: SourceFile,
     /// Sorted by path.
     pub environments: Vec<SourceFile>,

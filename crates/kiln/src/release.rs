@@ -18,20 +18,24 @@ use crate::yaml;
 /// One tag location of an environment file and what a change writes there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagChange {
+    /// The environment's name.
     pub env: String,
     /// The environment file, relative to the platform root.
     pub file: PathBuf,
     /// The tag's key path in the file, like `apps.lexilink.web.tag` or `defaults.service.tag`.
     pub key: String,
+    /// The 1-based line of the tag's key.
     pub line: usize,
     /// `app/kind` of every component the location sets.
     pub components: Vec<String>,
     /// The tag as the file holds it now.
     pub from: String,
+    /// The tag the change writes; equal to `from` when the location already holds it.
     pub to: String,
 }
 
 impl TagChange {
+    /// Whether the location already holds the new tag.
     pub fn is_noop(&self) -> bool {
         self.from == self.to
     }
@@ -57,6 +61,7 @@ impl fmt::Display for TagChange {
 pub struct Skipped {
     /// `app/kind`.
     pub component: String,
+    /// Why the command leaves it alone, in words (`` `channel: pinned` (an upstream image) ``).
     pub reason: String,
 }
 
@@ -66,6 +71,7 @@ pub struct Skipped {
 pub struct TagPlan {
     /// Every location the command sets, including those already at the wanted tag.
     pub changes: Vec<TagChange>,
+    /// The selected components the command leaves alone, each with why.
     pub skipped: Vec<Skipped>,
     /// Each edited file as read, and its new text.
     pub edits: Vec<(SourceFile, String)>,

@@ -44,7 +44,9 @@ pub enum Rendering {
     /// The tree was written (or was already up to date); `lint` has warnings and exceptions
     /// at most.
     Written {
+        /// The lint report: warnings and exceptions at most.
         lint: LintReport,
+        /// What the write did.
         report: WriteReport,
     },
 }
@@ -84,6 +86,7 @@ fn render_lint_write(
 /// What [`check`] found.
 #[derive(Debug)]
 pub struct Checked {
+    /// The lint report of the render.
     pub lint: LintReport,
     /// The differences between the tree on disk and the render, by path; not looked for (empty)
     /// when lint found errors, since such a render is not a tree kiln would write.

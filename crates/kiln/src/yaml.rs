@@ -29,26 +29,39 @@ pub const MAX_DEPTH: usize = 64;
 /// A YAML value with the position it was read from (1-based line and column).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// What the node holds.
     pub value: NodeValue,
+    /// The 1-based line the node starts on.
     pub line: usize,
+    /// The 1-based column the node starts at.
     pub column: usize,
 }
 
+/// What a [`Node`] holds: JSON-shaped data, read under kiln's rules.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeValue {
+    /// A null.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer or a float.
     Number(Number),
+    /// A string.
     String(String),
+    /// A sequence, items in document order.
     Seq(Vec<Node>),
     /// Keys in document order, each with its own position.
     Map(Vec<(Key, Node)>),
 }
 
+/// A mapping key and where it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Key {
+    /// The key's text.
     pub name: String,
+    /// The 1-based line of the key.
     pub line: usize,
+    /// The 1-based column of the key.
     pub column: usize,
 }
 
@@ -89,6 +102,7 @@ impl Node {
         }
     }
 
+    /// The value of `key` in a mapping; `None` when this is not a mapping or `key` is not in it.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
             NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
@@ -96,6 +110,8 @@ impl Node {
         }
     }
 
+    /// The key `key` of a mapping, with its position; `None` when this is not a mapping or `key` is
+    /// not in it.
     pub fn key(&self, key: &str) -> Option<&Key> {
         match &self.value {
             NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, _)| k),
@@ -103,6 +119,7 @@ impl Node {
         }
     }
 
+    /// The entries of a mapping, in document order; `None` when this is not a mapping.
     pub fn as_map(&self) -> Option<&[(Key, Node)]> {
         match &self.value {
             NodeValue::Map(entries) => Some(entries),
@@ -470,12 +487,17 @@ impl<'src> Builder<'_, 'src> {
 /// How a plain scalar reads under one YAML version's schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
+    /// A null.
     Null,
+    /// A boolean.
     Bool,
+    /// An integer.
     Int,
+    /// A float (including infinities and NaN).
     Float,
     /// YAML 1.1 only: timestamps, and `<<` / `=`.
     Other,
+    /// A string.
     Str,
 }
 

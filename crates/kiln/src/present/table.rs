@@ -14,7 +14,9 @@ pub fn table(rows: &[Vec<String>], indent: &str) -> String {
 
 /// A line of a table: aligned cells, or a heading printed as it is.
 pub enum Item {
+    /// A row of cells, aligned with every other row.
     Row(Vec<String>),
+    /// A line printed as it is, after the indent; it takes no part in the alignment.
     Heading(String),
 }
 
