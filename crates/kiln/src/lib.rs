@@ -14,6 +14,8 @@
 //! # Ok::<(), kiln::Error>(())
 //! ```
 
+#[allow(dead_code)] // used by lint once integrated
+mod crd;
 mod diff;
 mod edit;
 mod error;
