@@ -830,7 +830,14 @@ fn unknown_field(key: &str, known: &[(Box<str>, Id)]) -> String {
         .map(|name| (typo_distance(key, name), *name))
         .filter(|(d, name)| *d <= typo_limit(key, name))
         .min_by_key(|(d, _)| *d)
-        .map(|(_, name)| name);
+        .map(|(_, name)| name)
+        .or_else(|| {
+            names
+                .iter()
+                .filter(|name| truncated(key, name))
+                .min_by_key(|name| name.len().abs_diff(key.len()))
+                .copied()
+        });
     let mut message = format!("unknown field `{key}`");
     if let Some(suggestion) = suggestion {
         let _ = write!(message, " (did you mean `{suggestion}`?)");
@@ -855,6 +862,14 @@ fn typo_distance(a: &str, b: &str) -> usize {
         return 0;
     }
     strsim::damerau_levenshtein(a, b)
+}
+
+/// A name cut short or run on (`secret` for `secretName`), ignoring case.
+fn truncated(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.len() >= 4
+        && long.is_char_boundary(short.len())
+        && long[..short.len()].eq_ignore_ascii_case(short)
 }
 
 /// Up to one edit for short names, two from 6 characters, three from 12.
