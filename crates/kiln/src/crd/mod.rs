@@ -131,8 +131,9 @@ impl CustomResource<'_> {
         &self.crd.location
     }
 
-    /// Every problem in `object` (a whole custom resource), in document order. `apiVersion`,
-    /// `kind` and `metadata` are left to the caller, except that `metadata` must be an object.
+    /// Every problem in `object` (a whole custom resource): fields in document order, each
+    /// level's `allOf`/`anyOf`/`oneOf`/`not` after its fields. `apiVersion`, `kind` and
+    /// `metadata` are left to the caller, except that `metadata` must be an object.
     pub(crate) fn validate(&self, object: &Value) -> Vec<Violation> {
         self.version.schema.validate(object)
     }

@@ -475,7 +475,10 @@ impl Walk<'_> {
             }
             return;
         }
-        let found = type_bit(value);
+        let mut found = type_bit(value);
+        if found == INTEGER && node.types & INTEGER == 0 {
+            found = NUMBER; // every integer is a number
+        }
         if node.types != 0 && node.types & found == 0 {
             // A whole number written as a float is an integer (as the API server reads it).
             let whole = found == NUMBER && value.as_f64().is_some_and(|f| f.fract() == 0.0);
