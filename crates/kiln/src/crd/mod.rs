@@ -85,6 +85,8 @@ struct Crd {
 struct Version {
     name: String,
     served: bool,
+    /// `subresources.status`: the API server drops `status` from a create or update.
+    status_subresource: bool,
     schema: Arc<Schema>,
 }
 
@@ -133,9 +135,13 @@ impl CustomResource<'_> {
 
     /// Every problem in `object` (a whole custom resource): fields in document order, each
     /// level's `allOf`/`anyOf`/`oneOf`/`not` after its fields. `apiVersion`, `kind` and
-    /// `metadata` are left to the caller, except that `metadata` must be an object.
+    /// `metadata` are left to the caller, except that `metadata` must be an object; `status`
+    /// is not checked when the version has the status subresource (the API server drops it
+    /// from what is applied, and the controller writes it).
     pub(crate) fn validate(&self, object: &Value) -> Vec<Violation> {
-        self.version.schema.validate(object)
+        self.version
+            .schema
+            .validate(object, self.version.status_subresource)
     }
 }
 
@@ -280,6 +286,7 @@ impl CrdSet {
             versions.push(Version {
                 name: name.to_owned(),
                 served,
+                status_subresource: v.pointer("/subresources/status").is_some(),
                 schema,
             });
         }

@@ -138,8 +138,10 @@ impl Schema {
 
     /// Checks a whole custom resource. `apiVersion`, `kind` and `metadata` at the top are not
     /// checked against the schema (they are the API server's, and metadata is checked
-    /// elsewhere), except that `metadata` must be an object.
-    pub(crate) fn validate(&self, object: &Value) -> Vec<Violation> {
+    /// elsewhere), except that `metadata` must be an object. With `skip_status` (the version
+    /// has the status subresource, so the API server drops `status` from what is applied),
+    /// `status` is not checked either.
+    pub(crate) fn validate(&self, object: &Value, skip_status: bool) -> Vec<Violation> {
         let mut walk = Walk {
             nodes: &self.nodes,
             path: String::new(),
@@ -154,7 +156,14 @@ impl Schema {
                         walk.path.clear();
                     }
                 }
-                walk.object(0, map, true, true);
+                walk.object(
+                    0,
+                    map,
+                    true,
+                    Top::Skip {
+                        status: skip_status,
+                    },
+                );
                 walk.combinators(0, object);
             }
             other => walk.report(format!("expected object, found {}", describe(other))),
@@ -505,7 +514,7 @@ impl Walk<'_> {
             Value::String(s) => self.string(node, s),
             Value::Number(n) => self.number(node, n),
             Value::Array(items) => self.array(id, items, structural),
-            Value::Object(map) => self.object(id, map, structural, false),
+            Value::Object(map) => self.object(id, map, structural, Top::No),
             _ => {}
         }
         self.combinators(id, value);
@@ -638,9 +647,8 @@ impl Walk<'_> {
         }
     }
 
-    /// Checks an object's fields. `top` skips `apiVersion`, `kind` and `metadata` (see
-    /// [`Schema::validate`]).
-    fn object(&mut self, id: Id, map: &Map<String, Value>, structural: bool, top: bool) {
+    /// Checks an object's fields. At the top, some are skipped (see [`Schema::validate`]).
+    fn object(&mut self, id: Id, map: &Map<String, Value>, structural: bool, top: Top) {
         let nodes = self.nodes;
         let node = &nodes[id as usize];
         let len = map.len() as u64;
@@ -663,7 +671,7 @@ impl Walk<'_> {
             }
         }
         for name in &node.required {
-            if top && is_top_meta(name) {
+            if top.skips(name) {
                 continue;
             }
             if !map.contains_key(&**name) {
@@ -673,7 +681,7 @@ impl Walk<'_> {
             }
         }
         for (key, value) in map {
-            if top && is_top_meta(key) {
+            if top.skips(key) {
                 continue;
             }
             if let Some(child) = node.property(key) {
@@ -814,6 +822,22 @@ impl Node {
                 .iter()
                 .find(|(name, _)| &**name == key)
                 .map(|(_, id)| *id),
+        }
+    }
+}
+
+/// Whether an object is the resource itself, whose API-server-owned fields are skipped.
+#[derive(Clone, Copy)]
+enum Top {
+    No,
+    Skip { status: bool },
+}
+
+impl Top {
+    fn skips(self, key: &str) -> bool {
+        match self {
+            Top::No => false,
+            Top::Skip { status } => is_top_meta(key) || (status && key == "status"),
         }
     }
 }

@@ -570,6 +570,33 @@ fn the_top_level_skips_what_the_api_server_owns_but_metadata_must_be_an_object()
 }
 
 #[test]
+fn status_is_skipped_only_with_the_status_subresource() {
+    let set = load_all();
+    // OnePasswordItem has the status subresource; its status schema requires `conditions`.
+    let item = json!({"apiVersion": "onepassword.com/v1", "kind": "OnePasswordItem", "metadata": {"name": "x"},
+                      "spec": {"itemPath": "vaults/a/items/b"}, "status": {}});
+    assert!(found(&set, "onepassword.com/v1", "OnePasswordItem")
+        .validate(&item)
+        .is_empty());
+    // Without the subresource, status is checked like any field.
+    let mut crd = widget_crd(
+        json!({"type": "object", "properties": {"status": {"type": "object", "required": ["phase"]}}}),
+    );
+    let mut plain = CrdSet::default();
+    plain.add("w.yaml", 1, &crd).unwrap();
+    let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "status": {}});
+    let v = found(&plain, "example.com/v1", "Widget").validate(&widget);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].path, "status.phase");
+    crd["spec"]["versions"][0]["subresources"] = json!({"status": {}});
+    let mut with = CrdSet::default();
+    with.add("w.yaml", 1, &crd).unwrap();
+    assert!(found(&with, "example.com/v1", "Widget")
+        .validate(&widget)
+        .is_empty());
+}
+
+#[test]
 fn structural_extensions() {
     let set = widget_set(json!({
         "type": "object",
