@@ -14,6 +14,7 @@
 //! # Ok::<(), kiln::Error>(())
 //! ```
 
+pub mod chart;
 mod diff;
 mod edit;
 mod error;
