@@ -95,7 +95,9 @@ pub fn split_output(text: &str, chart: &Path, namespace: &str) -> Result<Vec<Cha
     Ok(objects)
 }
 
-/// The documents of helm's output: (the `# Source:` path, the text).
+/// The documents of helm's output: (the `# Source:` path, the text). A document without a
+/// `# Source:` comment of its own comes from the template named last: helm writes the comment
+/// once per chunk of a template's output, and a chunk may hold several documents.
 fn documents(text: &str) -> Vec<(Option<&str>, String)> {
     let mut docs = Vec::new();
     let mut source = None;
@@ -106,13 +108,13 @@ fn documents(text: &str) -> Vec<(Option<&str>, String)> {
         if let Some(rest) = line.strip_prefix("---") {
             let rest = rest.trim_start();
             if rest.is_empty() || rest.starts_with('#') {
-                docs.push((source.take(), std::mem::take(&mut body)));
+                docs.push((source, std::mem::take(&mut body)));
                 blank = true;
                 continue;
             }
             if rest.len() < line.len() - 3 {
                 // `--- value`: a document starting on the marker line.
-                docs.push((source.take(), std::mem::take(&mut body)));
+                docs.push((source, std::mem::take(&mut body)));
                 body.push_str(line);
                 body.push('\n');
                 blank = false;
@@ -121,7 +123,7 @@ fn documents(text: &str) -> Vec<(Option<&str>, String)> {
         }
         if blank {
             if let Some(path) = line.strip_prefix("# Source: ") {
-                source.get_or_insert(path.trim());
+                source = Some(path.trim());
                 continue;
             }
             blank = line.trim().is_empty();
@@ -333,6 +335,13 @@ data:
 ---
 # just a comment
 ---
+# Source: web/templates/two.yaml
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: b
+---
 # Source: web/templates/tests/t.yaml
 apiVersion: v1
 kind: Pod
@@ -366,6 +375,7 @@ metadata:
             got,
             [
                 ("web/templates/a.yaml", "a"),
+                ("web/templates/two.yaml", "b"),
                 ("web/templates/job.yaml", "migrate")
             ]
         );
