@@ -409,7 +409,7 @@ fn vendor_from_a_loopback_repository() {
         ["Chart.yaml", "templates/deployment.yaml", "values.yaml"]
     );
     let lock = read_lock(&root).unwrap();
-    assert_eq!(lock.charts, [entry.clone()]);
+    assert_eq!(lock.charts, std::slice::from_ref(&entry));
     let text = std::fs::read_to_string(root.join(LOCK_FILE)).unwrap();
     assert!(text.starts_with("# kiln.lock"), "{text}");
     assert!(text.contains("    version: \"0.1.0\"\n"), "{text}");
@@ -438,7 +438,7 @@ fn vendor_from_a_loopback_repository() {
     assert_eq!(entry2.version, "0.2.0");
     assert_ne!(entry2.digest, entry.digest);
     let lock = read_lock(&root).unwrap();
-    assert_eq!(lock.charts, [entry2.clone()]);
+    assert_eq!(lock.charts, std::slice::from_ref(&entry2));
     verify(&root, &lock).unwrap();
     let v2 = render(&root);
     assert_eq!(image(&v2), "ghcr.io/example/hello:0.2.0");

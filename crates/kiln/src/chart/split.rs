@@ -141,10 +141,10 @@ fn check_object(value: &Value) -> std::result::Result<(), String> {
         return Err("a document that is not a mapping (a Kubernetes object)".into());
     };
     for key in ["apiVersion", "kind"] {
-        if !map
+        if map
             .get(key)
             .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty())
+            .is_none_or(str::is_empty)
         {
             return Err(format!("an object without `{key}` (a non-empty string)"));
         }
@@ -153,7 +153,7 @@ fn check_object(value: &Value) -> std::result::Result<(), String> {
         .get("metadata")
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str);
-    if !name.is_some_and(|s| !s.is_empty()) {
+    if name.is_none_or(str::is_empty) {
         return Err("an object without `metadata.name` (a non-empty string)".into());
     }
     Ok(())

@@ -428,8 +428,9 @@ mod tests {
 
     #[test]
     fn lock_refuses_duplicates_and_unknown_keys() {
-        let mut lock = Lock::default();
-        lock.charts = vec![entry("a"), entry("a")];
+        let lock = Lock {
+            charts: vec![entry("a"), entry("a")],
+        };
         let err = Lock::parse(&lock.to_yaml(), Path::new(LOCK_FILE)).unwrap_err();
         assert!(err.message().contains("locked twice"), "{err}");
         let err = Lock::parse("charts: []\nextra: 1\n", Path::new(LOCK_FILE)).unwrap_err();
