@@ -479,3 +479,84 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A stand-in for helm: a shell script with `body` (no helm needed).
+fn fake_helm(dir: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("fake-helm");
+    std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn old_helm_is_refused_naming_the_version_needed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let helm = fake_helm(tmp.path(), "echo v3.7.2");
+    let chart = fixtures().join("cases/web/chart");
+    let err = render_chart(
+        &Helm::at(&helm),
+        &Cache::disabled(),
+        &request(&chart, Value::Null),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("helm v3.7.2, which is too old"), "{msg}");
+    assert!(msg.contains("v3.8 or later"), "{msg}");
+}
+
+#[test]
+fn helm_runs_in_a_controlled_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env_file = tmp.path().join("env.txt");
+    let args_file = tmp.path().join("args.txt");
+    let helm = fake_helm(
+        tmp.path(),
+        &format!(
+            "case \"$1\" in version) echo v4.1.4 ;; *) env > '{}'; echo \"$@\" > '{}'; \
+             printf -- '---\\n# Source: web/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: x\\n' ;; esac",
+            env_file.display(),
+            args_file.display()
+        ),
+    );
+    let chart = fixtures().join("cases/web/chart");
+    let objects = render_chart(
+        &Helm::at(&helm),
+        &Cache::disabled(),
+        &request(&chart, serde_json::json!({"a": 1})),
+    )
+    .unwrap();
+    assert_eq!(summary(&objects), ["web/templates/cm.yaml ConfigMap x"]);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let home = env
+        .lines()
+        .find_map(|l| l.strip_prefix("HOME="))
+        .expect("HOME is set");
+    assert_ne!(Some(home), std::env::var("HOME").ok().as_deref());
+    for var in [
+        "HELM_CACHE_HOME",
+        "HELM_CONFIG_HOME",
+        "HELM_DATA_HOME",
+        "HELM_PLUGINS",
+        "HELM_REPOSITORY_CONFIG",
+        "KUBECONFIG",
+    ] {
+        let value = env
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{var}=")))
+            .unwrap_or_else(|| panic!("{var} not set:\n{env}"));
+        assert!(value.starts_with(home), "{var}={value} is outside {home}");
+    }
+    assert!(env.contains("HELM_NO_PLUGINS=1"), "{env}");
+    // Nothing else of this process's environment (PATH, the user's variables) leaks in.
+    assert!(!env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+    assert!(!env.contains("CARGO"), "{env}");
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert!(
+        args.starts_with(&format!(
+            "template rel {} --namespace shop --kube-version 1.31.0 --include-crds --values ",
+            chart.display()
+        )),
+        "{args}"
+    );
+}

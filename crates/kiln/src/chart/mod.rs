@@ -97,8 +97,7 @@ pub fn render_chart(
     cache: &Cache,
     request: &ChartRequest,
 ) -> Result<Vec<ChartObject>> {
-    let text = render_text(helm, cache, request)?;
-    split_output(&text, &request.chart_dir, &request.namespace)
+    render_objects(helm, cache, request)
 }
 
 /// [`render_chart`] for several charts; cache misses run on every core. Results are in input
@@ -115,8 +114,8 @@ pub fn render_charts(
     results.into_iter().collect()
 }
 
-/// helm's output for `request`, checked to be deterministic and objects kiln reads.
-fn render_text(helm: &Helm, cache: &Cache, request: &ChartRequest) -> Result<String> {
+/// The objects of `request`'s render, from the cache or from two deterministic helm runs.
+fn render_objects(helm: &Helm, cache: &Cache, request: &ChartRequest) -> Result<Vec<ChartObject>> {
     crate::model::check_dns_label(&request.namespace).map_err(|e| {
         Error::new(
             ErrorKind::Model,
@@ -133,8 +132,8 @@ fn render_text(helm: &Helm, cache: &Cache, request: &ChartRequest) -> Result<Str
     let key = cache::key(request, &files, &version);
     if let Some(text) = cache.get(&key) {
         // An entry kiln wrote was split before; one that no longer splits is a miss.
-        if split_output(&text, &request.chart_dir, &request.namespace).is_ok() {
-            return Ok(text);
+        if let Ok(objects) = split_output(&text, &request.chart_dir, &request.namespace) {
+            return Ok(objects);
         }
     }
     let values = serde_json::to_string(&request.values).expect("JSON values serialize");
@@ -151,14 +150,14 @@ fn render_text(helm: &Helm, cache: &Cache, request: &ChartRequest) -> Result<Str
     let (first, second) = rayon::join(template, template);
     let (first, second) = (first?, second?);
     // Checks the objects (and names a bad template) before comparing the renders.
-    split_output(&first, &request.chart_dir, &request.namespace)?;
+    let objects = split_output(&first, &request.chart_dir, &request.namespace)?;
     if let Some(err) =
         split::nondeterminism(&first, &second, &request.chart_dir, &request.namespace)?
     {
         return Err(err);
     }
     cache.put(&key, &first);
-    Ok(first)
+    Ok(objects)
 }
 
 /// Every file of a chart directory as (relative path with `/`, content), sorted by path.
