@@ -12,6 +12,11 @@
 //! Entries are written to a temporary file in the same directory and renamed into place, so
 //! readers see a whole entry or none. Failing to write the cache is not an error either (the
 //! render is still correct, only slower next time). Nothing prunes old entries yet.
+//!
+//! The helm version memo is what lets a hit run no process at all. It is keyed on the binary
+//! (symlinks resolved), so replacing helm in place or switching symlinks misses; a version
+//! manager's shim script that picks a different helm without itself changing would keep the
+//! old version in the key (delete the cache, or point KILN_HELM at the real binary).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -22,6 +22,10 @@
 //! - Determinism: on a cache miss the chart is rendered twice (in parallel) and the two
 //!   outputs must hold the same objects, else the error names each object and field that
 //!   changed. A nondeterministic chart is never cached.
+//! - helm's output goes through kiln's own YAML reader, which is strict: duplicate keys,
+//!   YAML 1.1/1.2-ambiguous scalars (`yes`, `on`, `1e3`), anchors and tags are errors naming
+//!   the template and the line of its output. A third-party chart that writes such YAML cannot
+//!   be fixed by the platform; whether to read chart output more leniently is still open.
 //! - `.Release.Namespace` is the namespace given; helm does not add `metadata.namespace` to
 //!   objects whose templates leave it out, and neither does this module.
 //!
