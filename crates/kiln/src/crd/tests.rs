@@ -1,4 +1,4 @@
-//! The validator against every real CRD in `/work/shared/crds` (read in place, never copied),
+//! The validator against every real CRD in `../shared/crds` (read in place, never copied),
 //! driven by `cases.yaml`, plus the edge cases of loading.
 
 use std::fmt::Write as _;
@@ -52,8 +52,9 @@ fn found<'a>(set: &'a CrdSet, api_version: &'a str, kind: &str) -> CustomResourc
 
 #[test]
 fn the_shared_crds_resolve_in_place() {
+    // `shared/` sits beside the repository (CI clones it elsewhere, with a copy beside it).
     let dir = crd_dir().canonicalize().unwrap();
-    assert_eq!(dir, Path::new("/work/shared/crds"));
+    assert!(dir.join("SOURCES.md").is_file(), "{}", dir.display());
     assert_eq!(crd_files().len(), 13);
 }
 
