@@ -42,6 +42,7 @@ pub fn sources(prod: Option<&str>, deployment: Option<&str>) -> Sources {
             file("web/pdb.yaml.j2", fixture!("templates/web/pdb.yaml.j2")),
         ],
         files: Vec::new(),
+        crds: Vec::new(),
     }
 }
 

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::load::{
-    decode, too_big, SourceFile, Sources, ENVIRONMENTS_DIR, FILES_DIR, MAX_DATA_FILE,
-    MAX_TEMPLATE_FILE, PLATFORM_FILE, TEMPLATES_DIR,
+    decode, too_big, SourceFile, Sources, CRDS_DIR, ENVIRONMENTS_DIR, FILES_DIR, MAX_CRD_FILE,
+    MAX_DATA_FILE, MAX_TEMPLATE_FILE, PLATFORM_FILE, TEMPLATES_DIR,
 };
 
 fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
@@ -71,7 +71,7 @@ pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
         };
         let rel = PathBuf::from(rel);
         let wanted = rel == Path::new(PLATFORM_FILE)
-            || [ENVIRONMENTS_DIR, TEMPLATES_DIR, FILES_DIR]
+            || [ENVIRONMENTS_DIR, TEMPLATES_DIR, FILES_DIR, CRDS_DIR]
                 .iter()
                 .any(|d| rel.starts_with(d));
         if !wanted
@@ -96,6 +96,8 @@ pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
         }
         let cap = if rel.starts_with(TEMPLATES_DIR) {
             MAX_TEMPLATE_FILE
+        } else if rel.starts_with(CRDS_DIR) {
+            MAX_CRD_FILE
         } else {
             MAX_DATA_FILE
         };
@@ -113,6 +115,7 @@ pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
     let mut environments = Vec::new();
     let mut templates = Vec::new();
     let mut files = Vec::new();
+    let mut crds = Vec::new();
     for ((rel, _, cap), bytes) in entries.into_iter().zip(blobs) {
         if bytes.len() as u64 > cap {
             return Err(too_big(&rel, cap));
@@ -128,29 +131,29 @@ pub fn load_at(root: &Path, rev: &str) -> Result<Option<Sources>> {
                 environments.push(file);
             }
         } else {
-            let dir = if rel.starts_with(TEMPLATES_DIR) {
-                TEMPLATES_DIR
+            let (dir, list) = if rel.starts_with(TEMPLATES_DIR) {
+                (TEMPLATES_DIR, &mut templates)
+            } else if rel.starts_with(CRDS_DIR) {
+                (CRDS_DIR, &mut crds)
             } else {
-                FILES_DIR
+                (FILES_DIR, &mut files)
             };
             file.path = rel.strip_prefix(dir).expect("filtered above").to_path_buf();
-            if dir == TEMPLATES_DIR {
-                templates.push(file)
-            } else {
-                files.push(file)
-            }
+            list.push(file);
         }
     }
     let sort = |v: &mut Vec<SourceFile>| v.sort_by(|a, b| a.path.cmp(&b.path));
     sort(&mut environments);
     sort(&mut templates);
     sort(&mut files);
+    sort(&mut crds);
     Ok(Some(Sources {
         root: root.to_path_buf(),
         platform: platform.expect("checked above"),
         environments,
         templates,
         files,
+        crds,
     }))
 }
 

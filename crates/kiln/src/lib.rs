@@ -17,7 +17,6 @@
 #![warn(missing_docs)]
 
 pub mod chart;
-#[allow(dead_code)] // used by lint once integrated
 mod crd;
 pub mod diff;
 mod edit;

@@ -12,6 +12,8 @@ use crate::error::{Error, ErrorKind, Location, Result};
 
 /// The largest `kiln.yaml` or environment file kiln reads.
 pub const MAX_DATA_FILE: u64 = 1024 * 1024;
+/// The largest CustomResourceDefinition file kiln reads (real CRDs run to a few hundred KiB).
+pub const MAX_CRD_FILE: u64 = 4 * 1024 * 1024;
 /// The largest template kiln reads.
 pub const MAX_TEMPLATE_FILE: u64 = 256 * 1024;
 /// The most templates (or data files) a platform may have.
@@ -41,12 +43,17 @@ pub struct Sources {
     /// Data files templates may read (`files/`, e.g. an env file for a ConfigMap); paths
     /// relative to `files/`, sorted.
     pub files: Vec<SourceFile>,
+    /// CustomResourceDefinition manifests under `crds/`, paths relative to `crds/`; sorted.
+    pub crds: Vec<SourceFile>,
 }
 
 pub const PLATFORM_FILE: &str = "kiln.yaml";
 pub const ENVIRONMENTS_DIR: &str = "environments";
 pub const TEMPLATES_DIR: &str = "templates";
 pub const FILES_DIR: &str = "files";
+/// CustomResourceDefinition manifests the platform keeps: the schemas its custom resources are
+/// checked against.
+pub const CRDS_DIR: &str = "crds";
 
 /// Reads `kiln.yaml`, `environments/*.yaml` and `templates/**` under `root`.
 pub fn load(root: &Path) -> Result<Sources> {
@@ -91,6 +98,7 @@ pub fn load(root: &Path) -> Result<Sources> {
 
     let templates = read_tree_texts(root, TEMPLATES_DIR, MAX_TEMPLATE_FILE)?;
     let files = read_tree_texts(root, FILES_DIR, MAX_DATA_FILE)?;
+    let crds = read_tree_texts(root, CRDS_DIR, MAX_CRD_FILE)?;
 
     Ok(Sources {
         root: root.to_path_buf(),
@@ -98,6 +106,7 @@ pub fn load(root: &Path) -> Result<Sources> {
         environments,
         templates,
         files,
+        crds,
     })
 }
 

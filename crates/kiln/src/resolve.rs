@@ -14,8 +14,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::crd::CrdSet;
 use crate::error::{Error, ErrorKind, Location, Result};
-use crate::load::{SourceFile, Sources, ENVIRONMENTS_DIR, FILES_DIR, PLATFORM_FILE, TEMPLATES_DIR};
+use crate::load::{
+    SourceFile, Sources, CRDS_DIR, ENVIRONMENTS_DIR, FILES_DIR, PLATFORM_FILE, TEMPLATES_DIR,
+};
 use crate::model::{
     check_dns_label, check_rel_dir, Bundle, Channel, Cluster, EnvFile, EnvState, PlatformFile,
     ReleaseConfig, Workload,
@@ -46,6 +49,8 @@ pub struct Platform {
     pub release: Option<ReleaseConfig>,
     /// `kiln lint`'s configuration: external references, custom resources, exceptions.
     pub lint: crate::model::LintConfig,
+    /// The schemas of the platform's custom resources, from the CRDs under `crds/`.
+    pub(crate) crds: Arc<CrdSet>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -275,6 +280,7 @@ fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
         files: sources.files.clone(),
         release: file.release.clone(),
         lint: file.lint.clone(),
+        crds: Arc::new(crds(&sources.crds)?),
     };
 
     // Environments resolve independently, on every core; the first error in file order wins.
@@ -715,6 +721,49 @@ fn deep_merge(base: &mut Value, layer: &Value) {
         }
         (base, layer) => *base = layer.clone(),
     }
+}
+
+/// The CustomResourceDefinitions under `crds/`: every YAML document of every file must be one
+/// (a file of other objects there is a mistake worth stopping for). Nothing is parsed when the
+/// platform keeps none.
+fn crds(files: &[SourceFile]) -> Result<CrdSet> {
+    let mut set = CrdSet::default();
+    for file in files {
+        let path = Path::new(CRDS_DIR).join(&file.path);
+        let name = path.to_string_lossy();
+        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            return Err(Error::new(
+                ErrorKind::Model,
+                "crds/ holds CustomResourceDefinition manifests (`.yaml`); move other files out",
+            )
+            .at(Location::file(&path)));
+        }
+        for doc in yaml::parse_documents(&file.text, &path)? {
+            let line = doc.line;
+            let value = doc.to_json();
+            if value.is_null() {
+                continue;
+            }
+            if !crate::crd::is_crd(&value) {
+                let kind = value["kind"]
+                    .as_str()
+                    .unwrap_or("a document without `kind`");
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!(
+                        "{kind} is not a CustomResourceDefinition \
+                         (apiextensions.k8s.io/v1); crds/ holds only CRDs"
+                    ),
+                )
+                .at(Location {
+                    line: Some(line),
+                    ..Location::file(&path)
+                }));
+            }
+            set.add(&name, line, &value)?;
+        }
+    }
+    Ok(set)
 }
 
 /// Every leaf under `node` (a scalar, a list or an empty mapping), with its path below the

@@ -394,8 +394,8 @@ metadata:
 
     #[test]
     fn refuses_duplicates() {
-        let doc = |src: &str, api: &str, ns: &str| {
-            format!("---\n# Source: {src}\napiVersion: {api}\nkind: Deployment\nmetadata:\n  name: web\n{ns}")
+        let doc = |src: &str, api_version: &str, ns: &str| {
+            format!("---\n# Source: {src}\napiVersion: {api_version}\nkind: Deployment\nmetadata:\n  name: web\n{ns}")
         };
         // Same group, one without a namespace (so in the release namespace).
         let out = doc("c/templates/a.yaml", "apps/v1", "")

@@ -97,6 +97,7 @@ pub(crate) enum Lookup<'a> {
     /// The group and kind are known, but the CRD does not serve this version.
     VersionNotServed {
         group: &'a str,
+        #[cfg_attr(not(test), allow(dead_code))]
         kind: &'a str,
         version: &'a str,
         served: Vec<&'a str>,
@@ -111,6 +112,8 @@ pub(crate) struct CustomResource<'a> {
     version: &'a Version,
 }
 
+// The accessors beyond `scope` and `validate` serve the tests and messages to come.
+#[cfg_attr(not(test), allow(dead_code))]
 impl CustomResource<'_> {
     pub(crate) fn scope(&self) -> Scope {
         self.crd.scope
@@ -343,10 +346,12 @@ impl CrdSet {
         self.kinds.keys().map(|(g, k)| (g.as_str(), k.as_str()))
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.kinds.len()
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.kinds.is_empty()
     }

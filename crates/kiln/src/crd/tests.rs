@@ -733,7 +733,7 @@ fn the_two_cases_the_product_cares_most_about() {
     let set = load_all();
     let middleware = json!({
         "apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
-        "metadata": {"name": "admin-auth", "namespace": "hn-apps"},
+        "metadata": {"name": "admin-auth", "namespace": "team"},
         "spec": {"basicAuth": {"secrett": "admin-users"}},
     });
     let v = found(&set, "traefik.io/v1alpha1", "Middleware").validate(&middleware);

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 pub use crate::model::{CustomResource, Exception, External, LintConfig, ObjectSelector};
 
+use crate::crd::CrdSet;
 use crate::load::TEMPLATES_DIR;
 use crate::render::{FileOrigin, Rendered, RenderedFile};
 use crate::resolve::{Component, Platform};
@@ -43,7 +44,7 @@ pub struct Rule {
 /// Every rule, in report order.
 pub const RULES: &[Rule] = &[
     Rule { id: "schema", severity: Severity::Error, reason: "the API server rejects (or silently drops) fields its schema does not know, so the object is not what the file says" },
-    Rule { id: "unknown-kind", severity: Severity::Error, reason: "a kind with no schema cannot be checked; declare custom resources in kiln.yaml `lint.custom_resources`" },
+    Rule { id: "unknown-kind", severity: Severity::Error, reason: "a kind with no schema cannot be checked; keep its CustomResourceDefinition in crds/ (or declare a schema in kiln.yaml `lint.custom_resources`)" },
     Rule { id: "duplicate-object", severity: Severity::Error, reason: "two objects with one kind, namespace and name overwrite each other on apply" },
     Rule { id: "duplicate-host", severity: Severity::Error, reason: "a hostname served by two Ingresses routes unpredictably between them" },
     Rule { id: "namespace-exists", severity: Severity::Error, reason: "applying into a namespace that does not exist fails" },
@@ -319,6 +320,19 @@ impl<'p> Linter<'p> {
                 });
             }
         }
+        // CRDs the environment renders itself (its own or a chart's) define kinds for it; a
+        // CRD that cannot be read is a finding on that CRD.
+        let mut rendered_crds = CrdSet::default();
+        for obj in objects
+            .iter()
+            .filter(|o| o.kind() == "CustomResourceDefinition")
+        {
+            if let Err(e) = rendered_crds.add(obj.file, 1, obj.value) {
+                self.sink
+                    .report("schema", obj, "spec", e.message().to_owned());
+            }
+        }
+        let rendered_crds = &rendered_crds;
         // Schema and policy look at one object at a time: chunks of objects on every core,
         // their findings kept in object order (schema first, then references, then policy, as
         // a sequential pass reports them). The references, whose index is built in one pass,
@@ -330,7 +344,7 @@ impl<'p> Linter<'p> {
                     let mut schema_sink = Sink::new(platform);
                     let mut policy_sink = Sink::new(platform);
                     for obj in *chunk {
-                        schema::check(platform, obj, clean, &mut schema_sink);
+                        schema::check(platform, rendered_crds, obj, clean, &mut schema_sink);
                         policy::check(platform, obj, &mut policy_sink);
                     }
                     Ok((schema_sink, policy_sink))

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::{Obj, Sink};
+use crate::crd::{CrdSet, CustomResource, Lookup, Scope};
 use crate::resolve::Platform;
 
 /// Problems found deserializing `value` as `T`: (path, message).
@@ -79,6 +80,7 @@ fn builtin(api: &str, kind: &str) -> Option<Typed> {
         rbac::v1::Role, rbac::v1::RoleBinding, rbac::v1::ClusterRole, rbac::v1::ClusterRoleBinding,
         autoscaling::v2::HorizontalPodAutoscaler, scheduling::v1::PriorityClass,
         storage::v1::StorageClass,
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
     )
 }
 
@@ -165,7 +167,16 @@ fn is_timestamp(value: &Value) -> bool {
     may_be && <Time as serde::Deserialize>::deserialize(value).is_ok()
 }
 
-pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, clean: &CleanShapes, sink: &mut Sink<'_>) {
+/// Checks one object: a built-in kind against its k8s-openapi type, a custom resource against
+/// its CustomResourceDefinition (those rendered in the environment first, then the platform's
+/// `crds/`), else against the schema declared in `lint.custom_resources`.
+pub(crate) fn check(
+    platform: &Platform,
+    rendered_crds: &CrdSet,
+    obj: &Obj<'_>,
+    clean: &CleanShapes,
+    sink: &mut Sink<'_>,
+) {
     let api_version = obj.value["apiVersion"].as_str().unwrap_or_default();
     let kind = obj.kind();
     if let Some(typed) = builtin(api_version, kind) {
@@ -187,17 +198,36 @@ pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, clean: &CleanShapes, sin
         }
         return;
     }
-    let Some(cr) = platform
+    for set in [rendered_crds, &*platform.crds] {
+        match set.lookup(api_version, kind) {
+            Lookup::Found(cr) => return check_against_crd(obj, cr, sink),
+            Lookup::Unknown => {}
+            not_served @ Lookup::VersionNotServed { .. } => {
+                let message = not_served
+                    .explain(set, api_version, kind)
+                    .unwrap_or_default();
+                return sink.report("schema", obj, "apiVersion", message);
+            }
+        }
+    }
+    let declared = platform
         .lint
         .custom_resources
         .iter()
-        .find(|c| c.api_version == api_version && c.kind == kind)
-    else {
+        .find(|c| c.api_version == api_version && c.kind == kind);
+    let Some((cr, schema)) = declared.and_then(|c| Some((c, c.schema.as_ref()?))) else {
+        let why = if declared.is_some() {
+            "is declared in kiln.yaml `lint.custom_resources` without a schema, and no \
+             CustomResourceDefinition in crds/ or in the tree defines it"
+        } else {
+            "is neither a Kubernetes v1.34 built-in nor defined by a CustomResourceDefinition \
+             (in crds/ or in the tree) nor declared in kiln.yaml `lint.custom_resources`"
+        };
         sink.report(
             "unknown-kind",
             obj,
             "kind",
-            format!("`{kind}` ({api_version}) is neither a Kubernetes v1.34 built-in nor declared in kiln.yaml `lint.custom_resources`"),
+            format!("`{kind}` ({api_version}) {why}"),
         );
         return;
     };
@@ -223,7 +253,7 @@ pub(crate) fn check(platform: &Platform, obj: &Obj<'_>, clean: &CleanShapes, sin
         .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    validate(&cr.schema, &Value::Object(body), "", &mut problems);
+    validate(schema, &Value::Object(body), "", &mut problems);
     for (path, message) in problems {
         sink.report("schema", obj, &path, message);
     }
@@ -427,5 +457,35 @@ mod tests {
             paths,
             ["spec.itemPat", "spec.tags[0]", "spec.labels.k", "status"]
         );
+    }
+}
+
+/// Checks a custom resource against its CRD: metadata as for every object, the scope the CRD
+/// declares, and the body against the served version's `openAPIV3Schema`, unknown fields
+/// included (what the API server would prune silently).
+fn check_against_crd(obj: &Obj<'_>, cr: CustomResource<'_>, sink: &mut Sink<'_>) {
+    let mut problems = Vec::new();
+    if let Some(metadata) = obj.value.get("metadata") {
+        for (path, message) in typed::<ObjectMeta>(metadata) {
+            problems.push((format!("metadata.{path}"), message));
+        }
+    }
+    let namespaced = cr.scope() == Scope::Namespaced;
+    if namespaced != obj.namespace().is_some() {
+        let want = if namespaced {
+            "is namespaced (its CRD says so): it needs a `metadata.namespace`"
+        } else {
+            "is cluster-scoped (its CRD says so): remove `metadata.namespace`"
+        };
+        problems.push((
+            "metadata.namespace".into(),
+            format!("`{}` {want}", obj.kind()),
+        ));
+    }
+    for violation in cr.validate(obj.value) {
+        problems.push((violation.path, violation.message));
+    }
+    for (path, message) in problems {
+        sink.report("schema", obj, &path, message);
     }
 }

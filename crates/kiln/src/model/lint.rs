@@ -60,7 +60,10 @@ pub struct CustomResource {
     /// provides a `Secret`).
     #[serde(default)]
     pub provides: Option<String>,
-    pub schema: Value,
+    /// A small schema in kiln's own format (see above), for a kind without a CRD; a kind whose
+    /// CRD the platform keeps in `crds/` (or renders) is checked against the CRD instead.
+    #[serde(default)]
+    pub schema: Option<Value>,
 }
 
 fn yes() -> bool {
