@@ -1,0 +1,213 @@
+//! The seed charts through kiln's chart runtime and a real helm:
+//! - `examples/sens/charts/sens-platform` with `examples/sens/charts/values/<env>.yaml` gives
+//!   exactly the objects of the committed tree `examples/sens/k8s/<env>/release/` (all but the
+//!   deploy-test bundle, which is not part of the product chart);
+//! - the `otel-agent` chart-repository fixture (`tests/fixtures/chart-repo/otel-agent/<version>/`)
+//!   with HanseNexus's values gives the objects of the `signoz` bundle (`k8s/base/signoz/`),
+//!   differing only where a third-party chart labels its objects its own way, and its test hook
+//!   is dropped.
+//!
+//! Tests that need helm skip loudly without it, unless `KILN_REQUIRE_KUBECTL=1`.
+
+#[path = "support/helm.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kiln::chart::{render_chart, Cache, ChartObject, ChartRequest, Helm};
+use serde_json::{json, Value};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+type Key = (String, String, String);
+
+fn key(o: &Value) -> Key {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    (
+        s(&o["kind"]),
+        s(&o["metadata"]["namespace"]),
+        s(&o["metadata"]["name"]),
+    )
+}
+
+/// Every object of the YAML files under `dir` (kustomization.yaml files left out), skipping
+/// the subdirectories named in `skip`.
+fn tree_objects(dir: &Path, skip: &[&str]) -> BTreeMap<Key, Value> {
+    let mut out = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(dir).unwrap();
+        let path = entry.path();
+        if skip.iter().any(|s| rel.starts_with(s))
+            || path.extension().is_none_or(|e| e != "yaml")
+            || path.file_name().unwrap() == "kustomization.yaml"
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        for (_, doc) in kiln::yaml::parse_values(&text, path).unwrap() {
+            assert!(
+                out.insert(key(&doc), doc).is_none(),
+                "duplicate in {}",
+                path.display()
+            );
+        }
+    }
+    out
+}
+
+fn by_key(objects: Vec<ChartObject>) -> BTreeMap<Key, Value> {
+    let mut out = BTreeMap::new();
+    for o in objects {
+        assert!(out.insert(key(&o.object), o.object).is_none());
+    }
+    out
+}
+
+fn values_file(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut docs = kiln::yaml::parse_values(&text, path).unwrap();
+    assert_eq!(docs.len(), 1, "{}", path.display());
+    docs.remove(0).1
+}
+
+#[test]
+fn sens_chart_renders_the_committed_tree() {
+    let Some(helm_path) = support::helm_or_skip("the SENS chart test") else {
+        return;
+    };
+    let helm = Helm::at(&helm_path);
+    let sens = repo_root().join("examples/sens");
+    for env in ["test", "production"] {
+        let values = values_file(&sens.join(format!("charts/values/{env}.yaml")));
+        let request = ChartRequest::new(
+            sens.join("charts/sens-platform"),
+            values,
+            format!("sens-platform-{env}"),
+            format!("sens-{env}"),
+            "1.31.0",
+        );
+        let chart = by_key(render_chart(&helm, &Cache::disabled(), &request).unwrap());
+        let tree = tree_objects(&sens.join(format!("k8s/{env}/release")), &["deploy-test"]);
+        assert_eq!(
+            chart.keys().collect::<Vec<_>>(),
+            tree.keys().collect::<Vec<_>>(),
+            "{env}: the chart and the tree hold different objects"
+        );
+        for (k, want) in &tree {
+            assert_eq!(&chart[k], want, "{env}: {k:?} differs");
+        }
+        // No Secret is ever rendered: they are created in the cluster by hand.
+        assert!(chart.keys().all(|(kind, _, _)| kind != "Secret"));
+    }
+}
+
+/// HanseNexus's values for the agent (environments/production.yaml, bundle `signoz`).
+fn hansenexus_values() -> Value {
+    json!({
+        "clusterName": "hn-k3s",
+        "signoz": { "endpoint": "signoz-otel-collector.signoz.svc.cluster.local:4317" },
+        "commonLabels": {
+            "app": "signoz-otel-agent",
+            "app.kubernetes.io/part-of": "hansenexus",
+            "app.kubernetes.io/managed-by": "kiln"
+        }
+    })
+}
+
+fn labels(o: &Value) -> &Value {
+    &o["metadata"]["labels"]
+}
+
+#[test]
+fn otel_agent_fixture_renders_the_signoz_bundle() {
+    let Some(helm_path) = support::helm_or_skip("the otel-agent chart test") else {
+        return;
+    };
+    let helm = Helm::at(&helm_path);
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chart-repo/otel-agent");
+    let tree = tree_objects(&repo_root().join("k8s/base/signoz"), &[]);
+    let mut rendered = Vec::new();
+    for version in ["0.1.0", "0.2.0"] {
+        let request = ChartRequest::new(
+            fixture.join(version),
+            hansenexus_values(),
+            "signoz",
+            "signoz",
+            "1.34.0",
+        );
+        let objects = render_chart(&helm, &Cache::disabled(), &request).unwrap();
+        // The helm.sh/hook: test Pod (templates/tests/) is dropped.
+        assert!(objects
+            .iter()
+            .all(|o| !o.source_template.contains("/templates/tests/")));
+        let chart = by_key(objects);
+        assert_eq!(
+            chart.keys().collect::<Vec<_>>(),
+            tree.keys().collect::<Vec<_>>(),
+            "{version}: the chart and the bundle hold different objects"
+        );
+        let app = format!("otel-agent-{version}");
+        for (k, want) in &tree {
+            let mut got = chart[k].clone();
+            // What a third-party chart labels its own way: its name and instance, its version
+            // and chart labels; the DaemonSet's selector follows (see the chart's README).
+            let l = labels(&got);
+            assert_eq!(l["app.kubernetes.io/name"], "otel-agent", "{k:?}");
+            assert_eq!(l["app.kubernetes.io/instance"], "signoz", "{k:?}");
+            assert_eq!(l["helm.sh/chart"], app.as_str(), "{k:?}");
+            let strip = |o: &mut Value| {
+                let m = o["metadata"]["labels"].as_object_mut().unwrap();
+                for l in [
+                    "app.kubernetes.io/name",
+                    "app.kubernetes.io/instance",
+                    "app.kubernetes.io/version",
+                    "helm.sh/chart",
+                ] {
+                    m.remove(l);
+                }
+            };
+            let mut want = want.clone();
+            strip(&mut got);
+            strip(&mut want);
+            if k.0 == "DaemonSet" {
+                strip(&mut got["spec"]["template"]);
+                strip(&mut want["spec"]["template"]);
+                for o in [&mut got, &mut want] {
+                    o["spec"].as_object_mut().unwrap().remove("selector");
+                }
+                let ann = got["spec"]["template"]["metadata"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("annotations")
+                    .unwrap();
+                assert!(ann["checksum/config"].as_str().unwrap().len() == 64);
+                if version == "0.2.0" {
+                    let c = &mut got["spec"]["template"]["spec"]["containers"][0]["image"];
+                    assert_eq!(c, "otel/opentelemetry-collector-contrib:0.116.0");
+                    *c = json!("otel/opentelemetry-collector-contrib:0.111.0");
+                }
+            }
+            if k.0 == "ConfigMap" && version == "0.2.0" {
+                let d = &mut got["data"]["otel-agent-config.yaml"];
+                let text = d.as_str().unwrap().replace("    compression: gzip\n", "");
+                assert_ne!(
+                    d.as_str().unwrap(),
+                    text,
+                    "0.2.0 sets the exporter's compression"
+                );
+                *d = json!(text);
+            }
+            assert_eq!(
+                got, want,
+                "{version}: {k:?} differs beyond the chart's labels"
+            );
+        }
+        rendered.push(chart);
+    }
+    assert_ne!(rendered[0], rendered[1]);
+}
