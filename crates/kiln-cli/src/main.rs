@@ -145,6 +145,13 @@ enum Command {
         #[command(subcommand)]
         command: release::ReleaseCommand,
     },
+    /// Pull a Helm chart from its repository into charts/NAME/ and pin it in kiln.lock
+    /// (version and content digest); render and check then read only that copy, offline.
+    ///
+    /// Upgrading is the same command with a new --version; `kiln diff` then shows what the new
+    /// version changes. Example: kiln vendor otel-agent --repo https://charts.example.com
+    /// --version 0.2.0
+    Vendor(VendorArgs),
     /// Print a shell completion script.
     ///
     /// Example: kiln completions bash > ~/.local/share/bash-completion/completions/kiln
@@ -273,12 +280,62 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         Command::SetImage(args) => release::set_image(&ctx, args, out),
         Command::Promote(args) => release::promote(&ctx, args, out),
         Command::Release { command } => release::release(ctx.root, command, out),
+        Command::Vendor(args) => vendor(&ctx, args, out),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             completions::write(*shell, Cli::command(), out);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+#[derive(clap::Args)]
+struct VendorArgs {
+    /// The directory under charts/ (and the name in kiln.lock).
+    #[arg(required_unless_present = "verify")]
+    name: Option<String>,
+    /// The chart repository (`https://...` with an index.yaml) or OCI registry (`oci://...`).
+    #[arg(long, required_unless_present = "verify")]
+    repo: Option<String>,
+    /// The chart's name in the repository (default: NAME).
+    #[arg(long)]
+    chart: Option<String>,
+    /// The exact version to pin.
+    #[arg(long, required_unless_present = "verify")]
+    version: Option<String>,
+    /// Check every pinned chart against its vendored files instead; fetch nothing.
+    #[arg(long, conflicts_with_all = ["name", "repo", "chart", "version"])]
+    verify: bool,
+}
+
+fn vendor(ctx: &Ctx<'_>, args: &VendorArgs, out: &mut impl Write) -> kiln::Result<ExitCode> {
+    if args.verify {
+        let lock = kiln::verify_charts(ctx.root)?;
+        if !ctx.quiet {
+            let _ = writeln!(
+                out,
+                "kiln.lock: {} chart(s) match their files",
+                lock.charts.len()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = args.name.clone().expect("clap requires it");
+    let spec = kiln::chart::ChartSpec {
+        chart: args.chart.clone().unwrap_or_else(|| name.clone()),
+        name,
+        repository: args.repo.clone().expect("clap requires it"),
+        version: args.version.clone().expect("clap requires it"),
+    };
+    let entry = kiln::vendor_chart(ctx.root, &spec)?;
+    if !ctx.quiet {
+        let _ = writeln!(
+            out,
+            "charts/{}: {} {} pinned in kiln.lock ({})",
+            entry.name, entry.chart, entry.version, entry.digest
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init(

@@ -1337,7 +1337,7 @@ mod tests {
     fn the_spanned_render_is_the_normal_render() {
         for dir in platform_dirs() {
             let platform = crate::resolve(&crate::load(&dir).unwrap()).unwrap();
-            let rendered = render::render(&platform).unwrap();
+            let rendered = render::render_with(&platform, &Default::default()).unwrap();
             let jinja = render::jinja(&platform).unwrap();
             let sets = render::template_sets(&platform);
             let mut seen = 0;

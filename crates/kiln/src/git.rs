@@ -217,6 +217,83 @@ pub fn read_file_at(root: &Path, rev: &str, rel: &Path) -> Result<Option<SourceF
     decode(rel, bytes).map(Some)
 }
 
+/// The largest file of a directory [`write_dir_at`] writes out (a chart's packaged subcharts
+/// are the largest files it holds).
+const MAX_DIR_FILE: u64 = 16 * 1024 * 1024;
+
+/// Writes the files under `rel_dir` of the platform at `root` as they are in commit `rev` into
+/// `dest` (at `dest/rel_dir/...`): what a chart bundle of an older revision renders from. A
+/// symbolic link is refused; a revision without the directory writes nothing.
+pub fn write_dir_at(root: &Path, rev: &str, rel_dir: &Path, dest: &Path) -> Result<()> {
+    let commit = resolve_rev(root, rev)?;
+    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?)
+        .trim()
+        .to_owned();
+    let dir = format!("{prefix}{}/", rel_dir.display());
+    let listing = git(
+        root,
+        &[
+            "ls-tree",
+            "-r",
+            "-l",
+            "-z",
+            "--full-tree",
+            &commit,
+            "--",
+            &dir,
+        ],
+    )?;
+    let mut entries = Vec::new();
+    for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let record = String::from_utf8_lossy(record);
+        let Some((meta, path)) = record.split_once('\t') else {
+            continue;
+        };
+        let Some(rel) = path.strip_prefix(&prefix) else {
+            continue;
+        };
+        let rel = PathBuf::from(rel);
+        let fields: Vec<&str> = meta.split_whitespace().collect();
+        let (mode, kind, id) = (fields[0], fields[1], fields[2]);
+        if mode == "120000" {
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                format!("is a symbolic link at {rev}; kiln reads only regular files"),
+            )
+            .at(Location::file(&rel)));
+        }
+        let size = fields
+            .get(3)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
+        if kind != "blob" {
+            continue;
+        }
+        if size > MAX_DIR_FILE {
+            return Err(too_big(&rel, MAX_DIR_FILE));
+        }
+        let plain = rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain {
+            return Err(
+                Error::new(ErrorKind::Unsafe, "is not a plain relative path")
+                    .at(Location::file(&rel)),
+            );
+        }
+        entries.push((rel, id.to_owned()));
+    }
+    let blobs = cat_blobs(root, entries.iter().map(|(_, id)| id.as_str()))?;
+    for ((rel, _), bytes) in entries.iter().zip(blobs) {
+        let path = dest.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("create", rel, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| Error::io("write", rel, e))?;
+    }
+    Ok(())
+}
+
 /// Reads blobs in one `git cat-file --batch` process.
 fn cat_blobs<'a>(root: &Path, ids: impl Iterator<Item = &'a str>) -> Result<Vec<Vec<u8>>> {
     let mut child = Command::new("git")

@@ -46,13 +46,13 @@ pub use error::{Error, ErrorKind, Location, Result};
 pub use explain::{envs, explain, Explanation, Query};
 pub use load::{load, SourceFile, Sources};
 pub use release::{plan_promote, plan_set_image, Skipped, TagChange, TagPlan};
-pub use render::{render, FileOrigin, Rendered, RenderedFile, GENERATED_MARKER};
+pub use render::{FileOrigin, Rendered, RenderedFile, GENERATED_MARKER};
 pub use resolve::{resolve, Component, Environment, Platform};
 pub use scaffold::{init, InitReport, DEFAULT_PLATFORM_NAME, SCAFFOLD};
 pub use semver::Version;
 pub use workflow::{
-    apply_plan, check, diff_revisions, lint_platform, render_and_lint, render_at, render_to_disk,
-    Checked, Rendering,
+    apply_plan, check, diff_revisions, lint_platform, render, render_and_lint, render_at,
+    render_to_disk, vendor_chart, verify_charts, Checked, Rendering,
 };
 pub use write::{check_tree, write_tree, Drift, WriteOptions, WriteReport};
 

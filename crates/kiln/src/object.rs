@@ -44,3 +44,38 @@ pub(crate) fn int_or_percent(v: &Value) -> Option<(i64, bool)> {
         _ => None,
     }
 }
+
+/// Whether a built-in kind is cluster-scoped (has no namespace). Custom resources' scope comes
+/// from their CRD; a kind this list does not know counts as namespaced, as most kinds are.
+pub(crate) fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    matches!(
+        (group, kind),
+        ("", "Namespace" | "Node" | "PersistentVolume")
+            | (
+                "rbac.authorization.k8s.io",
+                "ClusterRole" | "ClusterRoleBinding"
+            )
+            | ("apiextensions.k8s.io", "CustomResourceDefinition")
+            | ("apiregistration.k8s.io", "APIService")
+            | (
+                "admissionregistration.k8s.io",
+                "ValidatingWebhookConfiguration"
+                    | "MutatingWebhookConfiguration"
+                    | "ValidatingAdmissionPolicy"
+                    | "ValidatingAdmissionPolicyBinding"
+            )
+            | ("scheduling.k8s.io", "PriorityClass")
+            | (
+                "storage.k8s.io",
+                "StorageClass" | "CSIDriver" | "CSINode" | "VolumeAttachment"
+            )
+            | ("networking.k8s.io", "IngressClass")
+            | ("node.k8s.io", "RuntimeClass")
+            | ("certificates.k8s.io", "CertificateSigningRequest")
+            | (
+                "flowcontrol.apiserver.k8s.io",
+                "FlowSchema" | "PriorityLevelConfiguration"
+            )
+    )
+}

@@ -18,6 +18,7 @@ use minijinja::value::Serde;
 use minijinja::{Environment as Jinja, UndefinedBehavior};
 use serde_json::{json, Map, Value};
 
+use crate::chart::ChartObject;
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::load::TEMPLATES_DIR;
 use crate::resolve::{BundleUnit, Component, Environment, Platform};
@@ -113,12 +114,43 @@ struct UnitFile {
 enum Unit<'a> {
     /// With its context (`app`).
     Component(&'a Component, &'a minijinja::Value),
-    Bundle(&'a BundleUnit),
+    /// With its index in the environment's bundles.
+    Bundle(usize, &'a BundleUnit),
 }
 
+/// The objects each chart bundle's chart rendered, by environment name and the bundle's index
+/// in that environment: rendering charts runs helm, so the workflow does it and hands the
+/// result in; render only lays the objects out.
+pub type ChartOutputs = BTreeMap<(String, usize), Vec<ChartObject>>;
+
+/// What one chart bundle asks of helm: its chart, release and namespace, and the values its
+/// `values.yaml.j2` rendered from the platform's data.
+#[derive(Debug, Clone)]
+pub struct ChartJob {
+    /// The environment.
+    pub env: String,
+    /// The bundle's index in the environment's bundles.
+    pub bundle: usize,
+    /// The chart under `charts/`.
+    pub chart: String,
+    /// `.Release.Name`.
+    pub release: String,
+    /// `.Release.Namespace`.
+    pub namespace: String,
+    /// The values the chart is rendered with.
+    pub values: Value,
+    /// The values template, for messages.
+    pub values_template: PathBuf,
+}
+
+/// The template of a chart bundle's set that renders the chart's values.
+pub const CHART_VALUES_TEMPLATE: &str = "values.yaml.j2";
+
 /// Renders every environment of the platform.
-pub fn render(platform: &Platform) -> Result<Rendered> {
-    render_each(platform, true, |_| {})
+/// Renders every environment of the platform, with the objects of its chart bundles taken from
+/// `charts` (see [`chart_jobs`]; empty for a platform without charts).
+pub fn render_with(platform: &Platform, charts: &ChartOutputs) -> Result<Rendered> {
+    render_each(platform, charts, true, |_| {})
 }
 
 /// Renders environment by environment. `each` sees one environment's files (objects included,
@@ -131,6 +163,7 @@ pub fn render(platform: &Platform) -> Result<Rendered> {
 /// first error in that order is the one returned.
 pub(crate) fn render_each(
     platform: &Platform,
+    charts: &ChartOutputs,
     keep_objects: bool,
     mut each: impl FnMut(&[(&str, &RenderedFile)]),
 ) -> Result<Rendered> {
@@ -161,7 +194,12 @@ pub(crate) fn render_each(
             .zip(&app_values)
             .map(|(c, v)| Unit::Component(c, v))
             .collect();
-        units.extend(env.bundles.iter().map(Unit::Bundle));
+        units.extend(
+            env.bundles
+                .iter()
+                .enumerate()
+                .map(|(i, b)| Unit::Bundle(i, b)),
+        );
         let rendered = crate::par::par_map(&units, |unit| match unit {
             Unit::Component(component, app) => {
                 let ctx = minijinja::Value::from_pairs([
@@ -182,7 +220,14 @@ pub(crate) fn render_each(
                     &platform.regenerate,
                 )
             }
-            Unit::Bundle(bundle) => {
+            Unit::Bundle(i, bundle) if bundle.chart.is_some() => {
+                let objects = charts
+                    .get(&(env.name.clone(), *i))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                chart_files(env, bundle, objects, &platform.regenerate)
+            }
+            Unit::Bundle(_, bundle) => {
                 let ctx = minijinja::Value::from_pairs([
                     ("platform", platform_ctx.clone()),
                     ("env", env_value.clone()),
@@ -226,6 +271,166 @@ pub(crate) fn render_each(
         files.extend(env_files);
     }
     layout(platform, files)
+}
+
+/// The chart bundles of every environment, each with the values its `values.yaml.j2` renders
+/// (with the context every bundle sees: `platform`, `env`, `bundle`, `apps`), in environment
+/// then bundle order. Empty, and nearly free, for a platform without charts.
+pub fn chart_jobs(platform: &Platform) -> Result<Vec<ChartJob>> {
+    let mut jobs = Vec::new();
+    if !platform
+        .environments
+        .iter()
+        .any(|e| e.bundles.iter().any(|b| b.chart.is_some()))
+    {
+        return Ok(jobs);
+    }
+    let jinja = jinja(platform)?;
+    let platform_ctx = minijinja::Value::from(Serde(&platform_context(platform)));
+    for env in &platform.environments {
+        let apps: Vec<minijinja::Value> = env
+            .components
+            .iter()
+            .map(|c| minijinja::Value::from(Serde(&app_context(c))))
+            .collect();
+        let env_value = minijinja::Value::from(Serde(&env_context(env)));
+        for (i, bundle) in env.bundles.iter().enumerate() {
+            let Some(chart) = &bundle.chart else { continue };
+            let name = format!("{}/{CHART_VALUES_TEMPLATE}", bundle.templates);
+            let template_path = Path::new(TEMPLATES_DIR).join(&name);
+            let what = format!("{} (chart {} in {})", env.name, chart.name, bundle.dir);
+            let template = jinja.get_template(&name).map_err(|_| {
+                Error::new(
+                    ErrorKind::Template,
+                    format!(
+                        "the chart bundle `{}` of {} needs {} to render its values",
+                        chart.name,
+                        env.name,
+                        template_path.display()
+                    ),
+                )
+                .at(Location::file(&template_path))
+            })?;
+            let ctx = minijinja::Value::from_pairs([
+                ("platform", platform_ctx.clone()),
+                ("env", env_value.clone()),
+                ("bundle", minijinja::Value::from(Serde(bundle))),
+                ("apps", minijinja::Value::from(apps.clone())),
+            ]);
+            let text = template
+                .render(&ctx)
+                .map_err(|e| template_error(&e, &name, &what))?;
+            let mut docs = yaml::parse_values(&text, &template_path)?;
+            let values = match docs.len() {
+                0 => Value::Object(Map::new()),
+                1 => docs.remove(0).1,
+                n => {
+                    return Err(Error::new(
+                        ErrorKind::Template,
+                        format!(
+                            "the chart's values must be one YAML document; {what} rendered {n}"
+                        ),
+                    )
+                    .at(Location::file(&template_path)))
+                }
+            };
+            if !values.is_object() {
+                return Err(Error::new(
+                    ErrorKind::Template,
+                    format!("the chart's values must be a mapping; {what} rendered {values}"),
+                )
+                .at(Location::file(&template_path)));
+            }
+            jobs.push(ChartJob {
+                env: env.name.clone(),
+                bundle: i,
+                chart: chart.name.clone(),
+                release: chart.release.clone(),
+                namespace: bundle.namespace.clone(),
+                values,
+                values_template: template_path,
+            });
+        }
+    }
+    Ok(jobs)
+}
+
+/// A chart bundle's files: one object per file in the bundle's directory, named by kind and
+/// name (`deployment-web.yaml`), namespaced objects in the bundle's namespace unless the chart
+/// put them elsewhere, in kiln's key order under kiln's header. Each file's origin is the chart
+/// template that wrote it (`charts/<chart>/templates/x.yaml`).
+fn chart_files(
+    env: &Environment,
+    bundle: &BundleUnit,
+    objects: &[ChartObject],
+    regenerate: &str,
+) -> Result<Vec<UnitFile>> {
+    let mut files = Vec::with_capacity(objects.len());
+    for o in objects {
+        let template = Path::new(crate::chart::VENDOR_DIR).join(&o.source_template);
+        let mut object = o.object.clone();
+        let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+        let cluster_scoped = crate::object::is_cluster_scoped(
+            object["apiVersion"].as_str().unwrap_or_default(),
+            &kind,
+        );
+        if !cluster_scoped && object["metadata"].get("namespace").is_none() {
+            if let Some(metadata) = object["metadata"].as_object_mut() {
+                metadata.insert("namespace".into(), Value::String(bundle.namespace.clone()));
+            }
+        }
+        let object = normalize_object(object).map_err(|msg| {
+            Error::new(
+                ErrorKind::Template,
+                format!("{msg} (in the chart's output for {})", env.name),
+            )
+            .at(Location::file(&template))
+        })?;
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let file_name = format!("{}-{name}.yaml", kind.to_ascii_lowercase());
+        // Object names are DNS-1123 subdomains: lower-case letters, digits, `-` and `.`, which
+        // keeps the file inside the bundle's directory.
+        let safe = !name.is_empty()
+            && name.len() <= 253
+            && !name.starts_with('.')
+            && !name.contains("..")
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !safe || !kind.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::new(
+                ErrorKind::Output,
+                format!(
+                    "the chart's {kind} `{name}` cannot name a file: an object's name is a \
+                     DNS-1123 subdomain and its kind is alphanumeric"
+                ),
+            )
+            .at(Location::file(&template)));
+        }
+        let origin = FileOrigin {
+            app: None,
+            kind: None,
+            template,
+            env_file: env.file.to_path_buf(),
+        };
+        let text = with_header(
+            regenerate,
+            &origin.describe(),
+            std::slice::from_ref(&object),
+        );
+        files.push(UnitFile {
+            path: crate::resolve::join_dir(&bundle.dir, &file_name),
+            env: env.name.clone(),
+            file: RenderedFile {
+                env: Some(env.name.clone()),
+                origin: Some(origin),
+                objects: vec![object],
+                resources: Vec::new(),
+                text,
+            },
+        });
+    }
+    Ok(files)
 }
 
 /// The context templates see as `platform`.

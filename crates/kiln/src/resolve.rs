@@ -90,6 +90,15 @@ pub struct BundleUnit {
     pub dir: String,
     pub namespace: String,
     pub values: BTreeMap<String, Value>,
+    /// The Helm chart whose objects the bundle renders, if it is a chart bundle.
+    pub chart: Option<ChartUnit>,
+}
+
+/// A chart bundle's chart: `charts/<name>/` of the platform, and its release name.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChartUnit {
+    pub name: String,
+    pub release: String,
 }
 
 /// One component of one app in one environment, with its effective settings.
@@ -452,6 +461,8 @@ fn resolve_env(
             dir,
             namespace,
             values,
+            chart,
+            release,
         } = bundle;
         let key = format!("bundles.{i}");
         check_dns_label(templates).map_err(|e| model_err(&format!("{key}.templates"), e))?;
@@ -464,11 +475,30 @@ fn resolve_env(
         check_rel_dir(dir).map_err(|e| model_err(&format!("{key}.dir"), e))?;
         let namespace = namespace.clone().unwrap_or_else(|| file.namespace.clone());
         check_dns_label(&namespace).map_err(|e| model_err(&format!("{key}.namespace"), e))?;
+        let chart = match chart {
+            Some(name) => {
+                check_dns_label(name).map_err(|e| model_err(&format!("{key}.chart"), e))?;
+                let release = release.clone().unwrap_or_else(|| name.clone());
+                check_dns_label(&release).map_err(|e| model_err(&format!("{key}.release"), e))?;
+                Some(ChartUnit {
+                    name: name.clone(),
+                    release,
+                })
+            }
+            None if release.is_some() => {
+                return Err(model_err(
+                    &format!("{key}.release"),
+                    "`release` names a chart's release: give the bundle a `chart` too".into(),
+                ))
+            }
+            None => None,
+        };
         bundles.push(BundleUnit {
             templates: templates.clone(),
             dir: join_dir(&file.dir, dir),
             namespace,
             values: values.clone(),
+            chart,
         });
     }
 

@@ -15,20 +15,119 @@
 
 use std::path::Path;
 
+use crate::chart::{self, Cache, ChartRequest, Helm, Lock};
 use crate::diff::{diff, Diff};
 use crate::error::Result;
+use crate::error::{Error, Location};
 use crate::lint::{LintReport, Linter};
 use crate::release::TagPlan;
-use crate::render::{render, render_each, Rendered};
+use crate::render::{chart_jobs, render_each, render_with, ChartOutputs, Rendered};
 use crate::resolve::Platform;
 use crate::write::{compare_listing, list_tree, write_tree, Drift, WriteOptions, WriteReport};
 
 /// Renders and lints the platform environment by environment, keeping only the files' bytes:
 /// what writing or checking the tree needs. The returned files carry no `objects`.
 pub fn render_and_lint(platform: &Platform) -> Result<(Rendered, LintReport)> {
+    let charts = run_charts(platform, &platform.root)?;
     let mut linter = Linter::new(platform);
-    let rendered = render_each(platform, false, |files| linter.add_env(files))?;
+    let rendered = render_each(platform, &charts, false, |files| linter.add_env(files))?;
     Ok((rendered, linter.finish()))
+}
+
+/// Renders every environment of the platform, its chart bundles through helm (from the cache
+/// when it holds the same render). A platform without charts never looks for helm.
+pub fn render(platform: &Platform) -> Result<Rendered> {
+    let charts = run_charts(platform, &platform.root)?;
+    render_with(platform, &charts)
+}
+
+/// The objects of the platform's chart bundles, with the charts read from
+/// `chart_root/charts/<name>/` (the platform's directory, or a revision's charts written out
+/// by `git`). A vendored chart (one `kiln.lock` names) must match its lock entry. Renders that
+/// miss the cache run on every core.
+fn run_charts(platform: &Platform, chart_root: &Path) -> Result<ChartOutputs> {
+    let jobs = chart_jobs(platform)?;
+    if jobs.is_empty() {
+        return Ok(ChartOutputs::new());
+    }
+    let lock = chart::read_lock(chart_root)?;
+    let used: std::collections::BTreeSet<&str> = jobs.iter().map(|j| j.chart.as_str()).collect();
+    let vendored = Lock {
+        charts: lock
+            .charts
+            .iter()
+            .filter(|e| used.contains(e.name.as_str()))
+            .cloned()
+            .collect(),
+    };
+    chart::verify(chart_root, &vendored)?;
+    let helm = Helm::find()?;
+    let cache = Cache::new(Cache::default_dir(&platform.root));
+    let kube_version = platform
+        .cluster
+        .version
+        .as_deref()
+        .map(kube_version)
+        .unwrap_or_else(|| "1.34.0".to_owned());
+    let mut requests = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let rel = Path::new(chart::VENDOR_DIR).join(&job.chart);
+        let dir = chart::chart_dir(chart_root, &rel).map_err(|e| in_job(job, e))?;
+        requests.push(ChartRequest::new(
+            dir,
+            job.values.clone(),
+            &job.release,
+            &job.namespace,
+            &kube_version,
+        ));
+    }
+    let outputs = crate::par::par_map(&requests, |request| {
+        chart::render_chart(&helm, &cache, request)
+    });
+    let mut charts = ChartOutputs::new();
+    for (job, output) in jobs.iter().zip(outputs) {
+        let objects = output.map_err(|e| in_job(job, e))?;
+        charts.insert((job.env.clone(), job.bundle), objects);
+    }
+    Ok(charts)
+}
+
+/// `kiln vendor`: pulls a chart from its repository into `charts/<name>/` of the platform at
+/// `root` and pins it in `kiln.lock` (version and content digest); the one command that uses
+/// the network. Rendering reads only the vendored copy.
+pub fn vendor_chart(root: &Path, spec: &chart::ChartSpec) -> Result<chart::LockEntry> {
+    let helm = Helm::find()?;
+    chart::vendor(&helm, root, spec)
+}
+
+/// `kiln vendor --verify`: every chart `kiln.lock` pins matches its vendored files.
+pub fn verify_charts(root: &Path) -> Result<Lock> {
+    let lock = chart::read_lock(root)?;
+    chart::verify(root, &lock)?;
+    Ok(lock)
+}
+
+/// `v1.34.5+k3s1` (kiln.yaml `cluster.version`) as helm's `--kube-version` wants it.
+fn kube_version(version: &str) -> String {
+    let plain = version.trim_start_matches('v');
+    plain.split(['+', '-']).next().unwrap_or(plain).to_owned()
+}
+
+/// A chart error with the environment and bundle it happened in; its location stays the
+/// chart's, else the values template.
+fn in_job(job: &crate::render::ChartJob, e: Error) -> Error {
+    let located = e.location().cloned();
+    Error::new(
+        e.kind(),
+        format!(
+            "{} (chart `{}`, release `{}`, environment `{}`)",
+            e.message(),
+            job.chart,
+            job.release,
+            job.env
+        ),
+    )
+    .at(located.unwrap_or_else(|| Location::file(&job.values_template)))
 }
 
 /// `kiln lint`: the lint report of a fresh render.
@@ -129,7 +228,25 @@ pub fn check(platform: &Platform) -> Result<Checked> {
 /// its day, and a diff compares what was rendered; `render`, `check` and `lint` enforce them.
 pub fn render_at(root: &Path, rev: &str) -> Result<Rendered> {
     match crate::git::load_at(root, rev)? {
-        Some(sources) => render(&crate::resolve::resolve_lenient(&sources)?),
+        Some(sources) => {
+            let platform = crate::resolve::resolve_lenient(&sources)?;
+            if chart_jobs(&platform)?.is_empty() {
+                return render_with(&platform, &ChartOutputs::new());
+            }
+            // Charts are rendered from their files as they are at `rev`.
+            let charts_at = tempfile::tempdir()
+                .map_err(|e| Error::io("create a directory for", Path::new("charts"), e))?;
+            crate::git::write_dir_at(root, rev, Path::new(chart::VENDOR_DIR), charts_at.path())?;
+            let lock_at = crate::git::read_file_at(root, rev, Path::new(chart::LOCK_FILE))?;
+            let lock_path = charts_at.path().join(chart::LOCK_FILE);
+            match lock_at {
+                Some(file) => std::fs::write(&lock_path, file.text),
+                None => std::fs::remove_file(&lock_path).or(Ok(())),
+            }
+            .map_err(|e| Error::io("write", Path::new(chart::LOCK_FILE), e))?;
+            let charts = run_charts(&platform, charts_at.path())?;
+            render_with(&platform, &charts)
+        }
         None => Ok(Rendered::default()),
     }
 }

@@ -157,12 +157,24 @@ pub struct Place {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
+    /// The template set rendered for the bundle; for a chart bundle, the set whose
+    /// `values.yaml.j2` renders the chart's values.
     pub templates: String,
+    /// Where the bundle's files land, relative to the environment's root.
     pub dir: String,
+    /// The namespace its objects (and a chart's release) live in; the environment's by default.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Free values the bundle's templates read as `bundle.values`.
     #[serde(default)]
     pub values: BTreeMap<String, Value>,
+    /// A Helm chart under `charts/<chart>/` (the platform's own, or vendored and pinned in
+    /// `kiln.lock`): the bundle's objects are that chart's, rendered by `helm template`.
+    #[serde(default)]
+    pub chart: Option<String>,
+    /// The chart's release name (`.Release.Name`); the chart's name by default.
+    #[serde(default)]
+    pub release: Option<String>,
 }
 
 /// One component's workload settings. Every layer has this shape with any subset of fields;
