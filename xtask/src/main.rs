@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 
 mod bench;
 mod fleet;
+mod tools;
 
 const HELP: &str = "\
 cargo xtask <task>
@@ -79,6 +80,7 @@ fn shown(path: &Path) -> String {
 }
 
 fn render() -> Result<()> {
+    tools::ensure()?;
     render_platforms(&platforms()?)
 }
 
@@ -112,6 +114,7 @@ fn render_platforms(dirs: &[PathBuf]) -> Result<()> {
 }
 
 fn check() -> Result<()> {
+    tools::ensure()?;
     let mut failed = Vec::new();
     for dir in platforms()? {
         let platform =
