@@ -306,7 +306,7 @@ fn source(platform: &Platform, obj: &Obj<'_>, path: &str, fields: &[&str]) -> St
     }
     match line {
         Some((_, text)) if !text.contains("{{") && !text.contains("{%") => {
-            source.push_str(" (a literal in the template; no data key sets it)");
+            source.push_str("; a literal in the template, no data key sets it");
         }
         Some(_) if !fields.is_empty() => {
             source.push_str("; no data key sets it (the template computes it)");

@@ -52,6 +52,8 @@ struct Rollout<'v> {
     /// How each was written (`25% (default)`, `1`), for messages.
     unavailable_text: String,
     surge_text: String,
+    /// Both came to 0, and the controller made maxUnavailable 1.
+    forced: bool,
 }
 
 fn rollout<'v>(v: &'v Value, replicas: i64) -> Rollout<'v> {
@@ -77,10 +79,12 @@ fn rollout<'v>(v: &'v Value, replicas: i64) -> Rollout<'v> {
     let (mut unavailable, unavailable_text) =
         resolve(&strategy["rollingUpdate"]["maxUnavailable"], false);
     let (surge, surge_text) = resolve(&strategy["rollingUpdate"]["maxSurge"], true);
-    if unavailable == 0 && surge == 0 {
+    let forced = unavailable == 0 && surge == 0;
+    if forced {
         unavailable = 1;
     }
     Rollout {
+        forced,
         kind,
         unavailable,
         surge,
@@ -117,19 +121,19 @@ fn rolling_update(_: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
             "spec.strategy.type",
             format!("strategy `{}` stops every old pod before new ones are ready: the app is down for the whole rollout", r.kind),
         );
+    } else if r.forced {
+        sink.report(
+            "rolling-update",
+            obj,
+            "spec.strategy.rollingUpdate.maxSurge",
+            format!("maxSurge {} with maxUnavailable {}: no new pod can start first, so the controller stops 1 ready pod of {replicas} before its replacement passes readiness; set maxSurge to at least 1", r.surge_text, r.unavailable_text),
+        );
     } else if r.unavailable != 0 {
         sink.report(
             "rolling-update",
             obj,
             "spec.strategy.rollingUpdate.maxUnavailable",
             format!("maxUnavailable {} lets a rollout stop {} ready pod(s) of {replicas} before their replacements pass readiness; set it to 0", r.unavailable_text, r.unavailable),
-        );
-    } else if r.surge < 1 {
-        sink.report(
-            "rolling-update",
-            obj,
-            "spec.strategy.rollingUpdate.maxSurge",
-            format!("maxSurge {} with maxUnavailable 0 cannot start a new pod: the rollout never makes progress", r.surge_text),
         );
     }
 }
