@@ -732,6 +732,12 @@ fn seed_incidents_reintroduced_fail_lint() {
         &[("environments/production.yaml", "      hosts: [admin.myhoneydue.com]\n", "      hosts: [admin.myhoneydue.com]\n      health: { path: /admin/ }\n")],
     );
     insta::assert_snapshot!("env_health_path", summary(&report));
+    // Seed 000: a key written lower case, which the item holds upper case.
+    let report = lint_edited(
+        "hansenexus",
+        &[("kiln.yaml", "AUTH_SECRET: { secret: auth-secret, key: AUTH_SECRET }", "AUTH_SECRET: { secret: auth-secret, key: auth_secret }")],
+    );
+    insta::assert_snapshot!("item_field_case", summary(&report));
 }
 
 /// A startup finding names the startup probe's threshold, not the liveness probe's.
