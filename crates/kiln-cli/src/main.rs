@@ -364,7 +364,21 @@ fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
         refuse_lint(&platform, &checked.lint, "checked", ctx.color());
         return Ok(ExitCode::from(1));
     }
+    if !checked.ignored.is_empty() {
+        for i in &checked.ignored {
+            let _ = writeln!(out, "{}: ignored by git ({})", i.path, i.rule);
+        }
+        let _ = writeln!(
+            out,
+            "{}: {} rendered file(s) are ignored by git: committing the render leaves them out, so a clone never has them; change the ignore rule (anchor it, e.g. `/api`) or the output",
+            platform.output,
+            checked.ignored.len()
+        );
+    }
     if checked.drift.is_empty() {
+        if !checked.ignored.is_empty() {
+            return Ok(ExitCode::from(1));
+        }
         if !ctx.quiet {
             let _ = writeln!(out, "{}: clean ({} files)", platform.output, checked.files);
         }

@@ -47,7 +47,7 @@ pub use explain::{
     EnvExplanation, EnvSummary, Explanation, FieldExplanation, FieldHit, Layer, Origin, Query,
     Reference, Setting, TemplateLine,
 };
-pub use git::resolve_rev;
+pub use git::{resolve_rev, Ignored};
 pub use load::{load, SourceFile, Sources};
 pub use model::{
     check_dns_label, Channel, Cluster, ComponentChannel, EnvState, ReleaseConfig, Workload,

@@ -17,6 +17,7 @@ use std::path::Path;
 
 use crate::diff::{diff, Diff};
 use crate::error::Result;
+use crate::git::Ignored;
 use crate::lint::{LintReport, Linter};
 use crate::release::TagPlan;
 use crate::render::{render, render_each, Rendered};
@@ -90,12 +91,15 @@ pub struct Checked {
     pub drift: Vec<Drift>,
     /// How many files the render has.
     pub files: usize,
+    /// Rendered files git ignores (and does not track): rendering and committing would not
+    /// put them in the repository, so a clean clone never has them.
+    pub ignored: Vec<Ignored>,
 }
 
 impl Checked {
-    /// Whether the tree passes: no lint errors and no drift.
+    /// Whether the tree passes: no lint errors, no drift, no rendered file hidden from git.
     pub fn is_clean(&self) -> bool {
-        self.lint.errors() == 0 && self.drift.is_empty()
+        self.lint.errors() == 0 && self.drift.is_empty() && self.ignored.is_empty()
     }
 }
 
@@ -112,10 +116,17 @@ pub fn check(platform: &Platform) -> Result<Checked> {
     } else {
         compare_listing(&root, list_tree(&root)?, &rendered)?
     };
+    let paths: Vec<String> = rendered
+        .files
+        .keys()
+        .map(|p| format!("{}/{p}", platform.output))
+        .collect();
+    let ignored = crate::git::ignored(&platform.root, &paths)?;
     Ok(Checked {
         lint,
         drift,
         files: rendered.files.len(),
+        ignored,
     })
 }
 
