@@ -402,7 +402,11 @@ fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
 /// `kiln lint --rules`: one block per rule, from `kiln::lint::RULES`.
 fn rules_text() -> String {
     use std::fmt::Write as _;
-    let width = kiln::lint::RULES.iter().map(|r| r.id.len()).max().unwrap_or(0);
+    let width = kiln::lint::RULES
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(0);
     let mut text = String::new();
     for r in kiln::lint::RULES {
         let severity = match r.severity {

@@ -281,10 +281,7 @@ pub fn ignored(root: &Path, paths: &[String]) -> Result<Vec<Ignored>> {
     else {
         return Ok(Vec::new());
     };
-    let input: Vec<u8> = paths
-        .iter()
-        .flat_map(|p| p.bytes().chain([0]))
-        .collect();
+    let input: Vec<u8> = paths.iter().flat_map(|p| p.bytes().chain([0])).collect();
     let mut stdin = child.stdin.take().expect("piped");
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let output = child

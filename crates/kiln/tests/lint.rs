@@ -76,9 +76,13 @@ const CASES: &[(&str, &str, Mutation)] = &[
     ("schema", "a wrong type", |_, o| {
         find(o, "Deployment", "shop")["spec"]["replicas"] = json!("two");
     }),
-    ("schema", "a custom resource field its schema lacks", |_, o| {
-        find(o, "VaultItem", "shop-secrets")["spec"]["pth"] = json!("x");
-    }),
+    (
+        "schema",
+        "a custom resource field its schema lacks",
+        |_, o| {
+            find(o, "VaultItem", "shop-secrets")["spec"]["pth"] = json!("x");
+        },
+    ),
     ("unknown-kind", "an undeclared custom resource", |_, o| {
         o.push(json!({"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "shop"}}));
     }),
@@ -101,10 +105,14 @@ const CASES: &[(&str, &str, Mutation)] = &[
     ("service-selector", "a Service selecting no pods", |_, o| {
         find(o, "Service", "shop")["spec"]["selector"]["app"] = json!("shpo");
     }),
-    ("ingress-backend", "an Ingress to a missing Service", |_, o| {
-        find(o, "Ingress", "shop")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-            ["name"] = json!("shp");
-    }),
+    (
+        "ingress-backend",
+        "an Ingress to a missing Service",
+        |_, o| {
+            find(o, "Ingress", "shop")["spec"]["rules"][0]["http"]["paths"][0]["backend"]
+                ["service"]["name"] = json!("shp");
+        },
+    ),
     ("ingress-backend", "an Ingress to a missing port", |_, o| {
         find(o, "Ingress", "shop")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
             ["port"]["number"] = json!(8080);
@@ -141,11 +149,15 @@ const CASES: &[(&str, &str, Mutation)] = &[
             find(o, "Deployment", "shop")["spec"]["strategy"] = json!({"type": "RollingUpdate"});
         },
     ),
-    ("rolling-update", "maxSurge 0% of 3 replicas rounds to 0", |_, o| {
-        find(o, "Deployment", "shop")["spec"]["replicas"] = json!(3);
-        find(o, "Deployment", "shop")["spec"]["strategy"]["rollingUpdate"]["maxSurge"] =
-            json!("0%");
-    }),
+    (
+        "rolling-update",
+        "maxSurge 0% of 3 replicas rounds to 0",
+        |_, o| {
+            find(o, "Deployment", "shop")["spec"]["replicas"] = json!(3);
+            find(o, "Deployment", "shop")["spec"]["strategy"]["rollingUpdate"]["maxSurge"] =
+                json!("0%");
+        },
+    ),
     (
         "singleton",
         "a singleton with two replicas (seed 002: the Asynq scheduler)",
@@ -261,12 +273,16 @@ const CASES: &[(&str, &str, Mutation)] = &[
             .unwrap()
             .remove("tls");
     }),
-    ("auth-middleware", "a console Ingress without auth", |_, o| {
-        find(o, "Ingress", "shop-console")["metadata"]
-            .as_object_mut()
-            .unwrap()
-            .remove("annotations");
-    }),
+    (
+        "auth-middleware",
+        "a console Ingress without auth",
+        |_, o| {
+            find(o, "Ingress", "shop-console")["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("annotations");
+        },
+    ),
     (
         "stateful-ondelete",
         "a data store that rolls by itself",
@@ -286,100 +302,161 @@ const CASES: &[(&str, &str, Mutation)] = &[
                 json!({"name": "DATABASE_PASSWORD", "value": "hunter2"});
         },
     ),
-    ("plaintext-secret", "a database URL with a password, whatever its name", |_, o| {
-        find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]["env"]
+    (
+        "plaintext-secret",
+        "a database URL with a password, whatever its name",
+        |_, o| {
+            find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]["env"]
             .as_array_mut()
             .unwrap()
             .push(json!({"name": "DATABASE_URL", "value": "postgres://shop:s3cr3t-pw@db:5432/shop"}));
-    }),
-    ("plaintext-secret", "a live Stripe key in a ConfigMap", |_, o| {
-        find(o, "ConfigMap", "shop-config")["data"]["PAYMENTS"] =
-            json!("sk_live_4eC39HqLyjWDarjtT1zdp7dc");
-    }),
-    ("plaintext-secret", "a PEM private key and an AWS key in a config file", |_, o| {
-        find(o, "ConfigMap", "shop-config")["data"]["app.conf"] = json!(
+        },
+    ),
+    (
+        "plaintext-secret",
+        "a live Stripe key in a ConfigMap",
+        |_, o| {
+            find(o, "ConfigMap", "shop-config")["data"]["PAYMENTS"] =
+                json!("sk_live_4eC39HqLyjWDarjtT1zdp7dc");
+        },
+    ),
+    (
+        "plaintext-secret",
+        "a PEM private key and an AWS key in a config file",
+        |_, o| {
+            find(o, "ConfigMap", "shop-config")["data"]["app.conf"] = json!(
             "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"
         );
-    }),
-    ("service-port", "a targetPort name no container declares", |_, o| {
-        find(o, "Service", "shop")["spec"]["ports"][0]["targetPort"] = json!("web");
-    }),
-    ("service-port", "a targetPort number no container declares", |_, o| {
-        find(o, "Service", "shop")["spec"]["ports"][0]["targetPort"] = json!(9090);
-    }),
-    ("service-selector", "a selector matching two workloads", |_, o| {
-        find(o, "Service", "shop")["spec"]["selector"] = json!({"tier": "web"});
-        find(o, "Deployment", "shop")["spec"]["template"]["metadata"]["labels"]["tier"] =
-            json!("web");
-        find(o, "StatefulSet", "shop-db")["spec"]["template"]["metadata"]["labels"]["tier"] =
-            json!("web");
-    }),
-    ("probes", "a probe port other than the PORT the app listens on", |_, o| {
-        find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]["env"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"name": "PORT", "value": "3000"}));
-    }),
-    ("secret-key", "a key the item does not have (seed 000)", |_, o| {
-        find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]["env"][0]
-            ["valueFrom"]["secretKeyRef"]["key"] = json!("DB_PASSWORD");
-    }),
-    ("secret-key", "a key in the wrong case (seed 000)", |_, o| {
-        find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]["env"][0]
-            ["valueFrom"]["secretKeyRef"]["key"] = json!("database_password");
-    }),
-    ("secret-key", "an item field in lower case imported by envFrom (seed 000)", |p, _| {
-        p.lint.items[0].fields.push("auth_secret".into());
-    }),
-    ("unknown-rule", "an exception for a misspelt rule", |p, _| {
-        p.lint.exceptions.push(exception("rolling-updates"));
-    }),
-    ("stale-exception", "an exception that silences nothing", |p, _| {
-        p.lint.exceptions.push(exception("rolling-update"));
-    }),
-    ("network-policy-cni", "a NetworkPolicy on Flannel", |_, o| {
-        o.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "shop"}, "spec": {"podSelector": {}}}));
-    }),
+        },
+    ),
+    (
+        "service-port",
+        "a targetPort name no container declares",
+        |_, o| {
+            find(o, "Service", "shop")["spec"]["ports"][0]["targetPort"] = json!("web");
+        },
+    ),
+    (
+        "service-port",
+        "a targetPort number no container declares",
+        |_, o| {
+            find(o, "Service", "shop")["spec"]["ports"][0]["targetPort"] = json!(9090);
+        },
+    ),
+    (
+        "service-selector",
+        "a selector matching two workloads",
+        |_, o| {
+            find(o, "Service", "shop")["spec"]["selector"] = json!({"tier": "web"});
+            find(o, "Deployment", "shop")["spec"]["template"]["metadata"]["labels"]["tier"] =
+                json!("web");
+            find(o, "StatefulSet", "shop-db")["spec"]["template"]["metadata"]["labels"]["tier"] =
+                json!("web");
+        },
+    ),
+    (
+        "probes",
+        "a probe port other than the PORT the app listens on",
+        |_, o| {
+            find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"name": "PORT", "value": "3000"}));
+        },
+    ),
+    (
+        "secret-key",
+        "a key the item does not have (seed 000)",
+        |_, o| {
+            find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]["env"][0]
+                ["valueFrom"]["secretKeyRef"]["key"] = json!("DB_PASSWORD");
+        },
+    ),
+    (
+        "secret-key",
+        "a key in the wrong case (seed 000)",
+        |_, o| {
+            find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]["env"][0]
+                ["valueFrom"]["secretKeyRef"]["key"] = json!("database_password");
+        },
+    ),
+    (
+        "secret-key",
+        "an item field in lower case imported by envFrom (seed 000)",
+        |p, _| {
+            p.lint.items[0].fields.push("auth_secret".into());
+        },
+    ),
+    (
+        "unknown-rule",
+        "an exception for a misspelt rule",
+        |p, _| {
+            p.lint.exceptions.push(exception("rolling-updates"));
+        },
+    ),
+    (
+        "stale-exception",
+        "an exception that silences nothing",
+        |p, _| {
+            p.lint.exceptions.push(exception("rolling-update"));
+        },
+    ),
+    (
+        "network-policy-cni",
+        "a NetworkPolicy on Flannel",
+        |_, o| {
+            o.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "shop"}, "spec": {"podSelector": {}}}));
+        },
+    ),
 ];
 
 /// Changes that look like a rule's business but break nothing: every rule stays silent.
 const SILENT: &[(&str, Mutation)] = &[
-    ("one replica with the default strategy: maxUnavailable 25% of 1 is 0, maxSurge 1", |_, o| {
-        single_replica(o);
-        find(o, "Deployment", "shop")["spec"]
-            .as_object_mut()
-            .unwrap()
-            .remove("strategy");
-    }),
+    (
+        "one replica with the default strategy: maxUnavailable 25% of 1 is 0, maxSurge 1",
+        |_, o| {
+            single_replica(o);
+            find(o, "Deployment", "shop")["spec"]
+                .as_object_mut()
+                .unwrap()
+                .remove("strategy");
+        },
+    ),
     ("a singleton with Recreate", |p, o| {
         set_workload(p, |w| w.max_replicas = Some(1));
         single_replica(o);
         find(o, "Deployment", "shop")["spec"]["strategy"] = json!({"type": "Recreate"});
     }),
-    ("a ServiceAccount that mounts, with pods that say false", |_, o| {
-        find(o, "ServiceAccount", "shop")
-            .as_object_mut()
-            .unwrap()
-            .remove("automountServiceAccountToken");
-        find(o, "StatefulSet", "shop-db")["spec"]["template"]["spec"]
-            ["automountServiceAccountToken"] = json!(false);
-    }),
-    ("names about credentials whose values are not credentials", |_, o| {
-        let env = find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]
-            ["env"]
-            .as_array_mut()
-            .unwrap();
-        for (name, value) in [
-            ("TOKEN_TTL_SECONDS", "3600"),
-            ("JWT_SECRET_FILE", "/run/secrets/jwt"),
-            ("PASSWORD_MIN_LENGTH", "12"),
-            ("SECRET_NAME", "honeydue-secrets"),
-            ("PORT", "8080"),
-        ] {
-            env.push(json!({"name": name, "value": value}));
-        }
-        find(o, "ConfigMap", "shop-config")["data"]["SECRET_NAME"] = json!("shop-secrets");
-    }),
+    (
+        "a ServiceAccount that mounts, with pods that say false",
+        |_, o| {
+            find(o, "ServiceAccount", "shop")
+                .as_object_mut()
+                .unwrap()
+                .remove("automountServiceAccountToken");
+            find(o, "StatefulSet", "shop-db")["spec"]["template"]["spec"]
+                ["automountServiceAccountToken"] = json!(false);
+        },
+    ),
+    (
+        "names about credentials whose values are not credentials",
+        |_, o| {
+            let env = find(o, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]
+                ["env"]
+                .as_array_mut()
+                .unwrap();
+            for (name, value) in [
+                ("TOKEN_TTL_SECONDS", "3600"),
+                ("JWT_SECRET_FILE", "/run/secrets/jwt"),
+                ("PASSWORD_MIN_LENGTH", "12"),
+                ("SECRET_NAME", "honeydue-secrets"),
+                ("PORT", "8080"),
+            ] {
+                env.push(json!({"name": name, "value": value}));
+            }
+            find(o, "ConfigMap", "shop-config")["data"]["SECRET_NAME"] = json!("shop-secrets");
+        },
+    ),
     ("a namespace every cluster has", |_, o| {
         find(o, "ConfigMap", "shop-config")["metadata"]["namespace"] = json!("kube-system");
     }),
@@ -641,8 +718,8 @@ fn objects_shaped_like_clean_ones_are_still_checked() {
 #[test]
 fn an_exception_may_name_one_variable() {
     let (mut platform, mut objects) = fixture();
-    let env = find(&mut objects, "Deployment", "shop")["spec"]["template"]["spec"]["containers"]
-        [0]["env"]
+    let env = find(&mut objects, "Deployment", "shop")["spec"]["template"]["spec"]["containers"][0]
+        ["env"]
         .as_array_mut()
         .unwrap();
     env.push(json!({"name": "SMTP_PASSWORD", "value": "mailpit"}));
@@ -711,7 +788,12 @@ fn summary(report: &kiln::lint::LintReport) -> String {
     report
         .findings
         .iter()
-        .map(|f| format!("{} {} `{}`: {}\n  from: {}", f.rule, f.object, f.path, f.message, f.source))
+        .map(|f| {
+            format!(
+                "{} {} `{}`: {}\n  from: {}",
+                f.rule, f.object, f.path, f.message, f.source
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -723,19 +805,31 @@ fn seed_incidents_reintroduced_fail_lint() {
     // Seed 002: honeyDue's worker with two replicas runs the Asynq scheduler twice.
     let report = lint_edited(
         "honeydue",
-        &[("environments/production.yaml", "      replicas: 1\n  admin:", "      replicas: 2\n  admin:")],
+        &[(
+            "environments/production.yaml",
+            "      replicas: 1\n  admin:",
+            "      replicas: 2\n  admin:",
+        )],
     );
     insta::assert_snapshot!("singleton_worker", summary(&report));
     // Seed 002/003: the admin probed on /admin/, set by the environment.
     let report = lint_edited(
         "honeydue",
-        &[("environments/production.yaml", "      hosts: [admin.myhoneydue.com]\n", "      hosts: [admin.myhoneydue.com]\n      health: { path: /admin/ }\n")],
+        &[(
+            "environments/production.yaml",
+            "      hosts: [admin.myhoneydue.com]\n",
+            "      hosts: [admin.myhoneydue.com]\n      health: { path: /admin/ }\n",
+        )],
     );
     insta::assert_snapshot!("env_health_path", summary(&report));
     // Seed 000: a key written lower case, which the item holds upper case.
     let report = lint_edited(
         "hansenexus",
-        &[("kiln.yaml", "AUTH_SECRET: { secret: auth-secret, key: AUTH_SECRET }", "AUTH_SECRET: { secret: auth-secret, key: auth_secret }")],
+        &[(
+            "kiln.yaml",
+            "AUTH_SECRET: { secret: auth-secret, key: AUTH_SECRET }",
+            "AUTH_SECRET: { secret: auth-secret, key: auth_secret }",
+        )],
     );
     insta::assert_snapshot!("item_field_case", summary(&report));
 }
@@ -745,7 +839,11 @@ fn seed_incidents_reintroduced_fail_lint() {
 fn a_finding_names_the_data_key_that_produced_the_field() {
     let report = lint_edited(
         "honeydue",
-        &[("kiln.yaml", "startup: { initial_delay: 0, period: 5, timeout: 5, failure_threshold: 48 }", "startup: { initial_delay: 0, period: 5, timeout: 5, failure_threshold: 12 }")],
+        &[(
+            "kiln.yaml",
+            "startup: { initial_delay: 0, period: 5, timeout: 5, failure_threshold: 48 }",
+            "startup: { initial_delay: 0, period: 5, timeout: 5, failure_threshold: 12 }",
+        )],
     );
     insta::assert_snapshot!(summary(&report));
 }

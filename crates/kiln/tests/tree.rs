@@ -409,9 +409,9 @@ fn check_reports_rendered_files_that_git_ignores() {
         .collect();
     assert!(!ignored.is_empty());
     assert!(
-        ignored
-            .iter()
-            .all(|i| i.ends_with("pdb.yaml (.gitignore:1: pdb.yaml)") && !i.starts_with("k8s/shop/")),
+        ignored.iter().all(
+            |i| i.ends_with("pdb.yaml (.gitignore:1: pdb.yaml)") && !i.starts_with("k8s/shop/")
+        ),
         "{ignored:?}"
     );
     // Once tracked, a file is committed whatever the ignore rules say.

@@ -151,8 +151,7 @@ impl Obj<'_> {
     }
     /// Whether `image` is the component's own image (not a sidecar's or a companion's).
     pub fn own_image(&self, image: &str) -> bool {
-        self.component
-            .is_some_and(|c| c.derived.image_ref == image)
+        self.component.is_some_and(|c| c.derived.image_ref == image)
     }
 }
 
@@ -249,7 +248,14 @@ impl<'p> Sink<'p> {
     }
 
     /// A finding about the platform's `lint:` configuration itself.
-    fn report_config(&mut self, rule_id: &'static str, env: &str, object: String, path: String, message: String) {
+    fn report_config(
+        &mut self,
+        rule_id: &'static str,
+        env: &str,
+        object: String,
+        path: String,
+        message: String,
+    ) {
         let rule = rule(rule_id);
         self.findings.push(Finding {
             rule: rule.id,
@@ -353,7 +359,11 @@ fn files_line(platform: &Platform, obj: &Obj<'_>, path: &str) -> Option<String> 
 /// The line of `template` (relative to the platform root) that writes the last key of
 /// `path`, and its text: the first line where that key starts a mapping entry. Only a
 /// pointer for people; a key written by a macro points at the macro's caller or nowhere.
-fn template_line<'t>(platform: &'t Platform, template: &Path, path: &str) -> Option<(usize, &'t str)> {
+fn template_line<'t>(
+    platform: &'t Platform,
+    template: &Path,
+    path: &str,
+) -> Option<(usize, &'t str)> {
     let template = template.strip_prefix(TEMPLATES_DIR).ok()?;
     let text = &platform.templates.iter().find(|t| t.path == template)?.text;
     let key = path.rsplit('.').next()?.split('[').next()?;
@@ -511,7 +521,10 @@ impl<'p> Linter<'p> {
                     env,
                     object,
                     format!("lint.exceptions[{i}]"),
-                    format!("silences no `{}` finding: nothing it selects breaks the rule any more", e.rule),
+                    format!(
+                        "silences no `{}` finding: nothing it selects breaks the rule any more",
+                        e.rule
+                    ),
                 );
             }
             exceptions.push(ActiveException {

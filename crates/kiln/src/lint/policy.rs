@@ -294,7 +294,17 @@ fn names_credential(name: &str) -> bool {
         | "CREDENTIALS" | "PASSPHRASE" => true,
         "KEY" => matches!(
             before,
-            Some("API" | "PRIVATE" | "ACCESS" | "SECRET" | "SIGNING" | "ENCRYPTION" | "MASTER" | "ADMIN" | "LICENSE")
+            Some(
+                "API"
+                    | "PRIVATE"
+                    | "ACCESS"
+                    | "SECRET"
+                    | "SIGNING"
+                    | "ENCRYPTION"
+                    | "MASTER"
+                    | "ADMIN"
+                    | "LICENSE"
+            )
         ),
         _ => false,
     }
@@ -305,7 +315,14 @@ fn mentions_credential(name: &str) -> bool {
     words(name).iter().any(|w| {
         matches!(
             w.as_str(),
-            "PASSWORD" | "PASSWD" | "SECRET" | "TOKEN" | "APIKEY" | "KEY" | "CREDENTIAL" | "CREDENTIALS"
+            "PASSWORD"
+                | "PASSWD"
+                | "SECRET"
+                | "TOKEN"
+                | "APIKEY"
+                | "KEY"
+                | "CREDENTIAL"
+                | "CREDENTIALS"
         )
     })
 }
@@ -316,7 +333,10 @@ fn inert(value: &str) -> bool {
     let v = value.trim();
     v.is_empty()
         || v.parse::<f64>().is_ok()
-        || matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "none" | "null")
+        || matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "none" | "null"
+        )
         || v.starts_with('/')
         || v.starts_with("file://")
         || (v.starts_with("$(") && v.ends_with(')'))
@@ -350,7 +370,10 @@ fn credential_shape(value: &str) -> Option<&'static str> {
     // `scheme://user:password@host`
     for (i, _) in value.match_indices("://") {
         let rest = &value[i + 3..];
-        let authority = rest.split(['/', '?', '#', ' ', '"', '\'']).next().unwrap_or_default();
+        let authority = rest
+            .split(['/', '?', '#', ' ', '"', '\''])
+            .next()
+            .unwrap_or_default();
         if let Some((userinfo, _)) = authority.rsplit_once('@') {
             if let Some((_, password)) = userinfo.split_once(':') {
                 if !password.is_empty() && !inert(password) && !password.starts_with('$') {
@@ -404,7 +427,9 @@ fn credential(name: &str, value: &str) -> Option<String> {
         return Some("the name says it is a credential and it has a literal value".into());
     }
     if mentions_credential(name) && high_entropy(value) {
-        return Some("the name mentions a credential and the value is a random-looking token".into());
+        return Some(
+            "the name mentions a credential and the value is a random-looking token".into(),
+        );
     }
     None
 }
@@ -486,7 +511,8 @@ fn spread(_: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
 /// The workload fields a container's setting comes from: only the component's own container
 /// takes its image, resources and probes from the workload's settings.
 fn own_fields<'f>(obj: &Obj<'_>, c: &Value, path: &str, fields: &'f [&'f str]) -> &'f [&'f str] {
-    let own = !path.contains(".initContainers") && obj.own_image(c["image"].as_str().unwrap_or_default());
+    let own =
+        !path.contains(".initContainers") && obj.own_image(c["image"].as_str().unwrap_or_default());
     if own {
         fields
     } else {
@@ -550,7 +576,12 @@ fn resources(_: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
                 obj,
                 &format!("{path}.resources.limits.memory"),
                 "no memory limit: a leak takes the node's memory from its neighbours".into(),
-                own_fields(obj, c, &path, &["resources.limits.memory", "resources.limits", "resources"]),
+                own_fields(
+                    obj,
+                    c,
+                    &path,
+                    &["resources.limits.memory", "resources.limits", "resources"],
+                ),
             );
         }
     }
@@ -636,9 +667,9 @@ fn probes(_: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
                 }
             }
             let Some(port) = probe_port(p) else { continue };
-            let named = declared.iter().find(|d| {
-                &d["containerPort"] == port || (port.is_string() && &d["name"] == port)
-            });
+            let named = declared
+                .iter()
+                .find(|d| &d["containerPort"] == port || (port.is_string() && &d["name"] == port));
             let Some(named) = named else {
                 sink.report_from(
                     "probes",
@@ -678,7 +709,9 @@ fn startup_budget(_: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
     for (c, path) in containers(&template["spec"], &format!("{base}.spec")) {
         // The declared startup time is the component's own: it applies to the containers
         // that run the component's image, not to sidecars or companion workloads.
-        if path.contains(".initContainers") || !obj.own_image(c["image"].as_str().unwrap_or_default()) {
+        if path.contains(".initContainers")
+            || !obj.own_image(c["image"].as_str().unwrap_or_default())
+        {
             continue;
         }
         let budget = |p: &Value| -> Option<u64> {
@@ -721,7 +754,10 @@ mod tests {
             ("DATABASE_URL", "postgres://app@db:5432/app"),
             ("DATABASE_URL", "postgres://app:$(DB_PASSWORD)@db/app"),
             ("NEXT_PUBLIC_APP_URL", "https://archus.hansenexus.dev"),
-            ("CA_BUNDLE", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"),
+            (
+                "CA_BUNDLE",
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+            ),
             ("AUTH_SECRET", ""),
             ("REDACT_LOGS_TO_CLIENT", "true"),
         ] {
@@ -733,7 +769,10 @@ mod tests {
             ("STRIPE", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
             ("GH", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
             ("AWS_ID", "AKIAIOSFODNN7EXAMPLE"),
-            ("KEY_PEM", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"),
+            (
+                "KEY_PEM",
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            ),
             ("SESSION_SECRET_VALUE", "q8F3kZ0vLr9XyT2bN5mWc7Hd"),
             ("stripeApiKey", "abc"),
         ] {
@@ -744,13 +783,16 @@ mod tests {
     #[test]
     fn rollouts_round_percentages_as_the_controller_does() {
         let d = |strategy: Value| serde_json::json!({"spec": {"strategy": strategy}});
-        let r = rollout(&d(Value::Null), 1);
-        assert_eq!((r.unavailable, r.surge), (0, 1));
-        let r = rollout(&d(Value::Null), 4);
-        assert_eq!((r.unavailable, r.surge), (1, 1));
-        let r = rollout(&d(serde_json::json!({"rollingUpdate": {"maxUnavailable": 0, "maxSurge": "10%"}})), 3);
-        assert_eq!((r.unavailable, r.surge), (0, 1));
-        let r = rollout(&d(serde_json::json!({"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}})), 3);
-        assert_eq!((r.unavailable, r.surge), (1, 0));
+        let pods = |strategy: Value, replicas: i64| {
+            let v = d(strategy);
+            let r = rollout(&v, replicas);
+            (r.unavailable, r.surge)
+        };
+        assert_eq!(pods(Value::Null, 1), (0, 1));
+        assert_eq!(pods(Value::Null, 4), (1, 1));
+        let ten = serde_json::json!({"rollingUpdate": {"maxUnavailable": 0, "maxSurge": "10%"}});
+        assert_eq!(pods(ten, 3), (0, 1));
+        let zero = serde_json::json!({"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}});
+        assert_eq!(pods(zero, 3), (1, 0));
     }
 }

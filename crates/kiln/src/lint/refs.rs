@@ -92,9 +92,7 @@ fn facts<'a>(platform: &'a Platform, obj: &Obj<'a>) -> Facts<'a> {
         .custom_resources
         .iter()
         .find(|c| c.api_version == api && c.kind == kind);
-    let provides = custom
-        .and_then(|c| c.provides.as_deref())
-        .unwrap_or(kind);
+    let provides = custom.and_then(|c| c.provides.as_deref()).unwrap_or(kind);
     let item = custom
         .and_then(|c| c.item_path.as_deref())
         .and_then(|p| p.split('.').try_fold(v, |v, k| v.get(k)))
@@ -402,7 +400,15 @@ fn pdb_replicas(cx: &Cx<'_, '_>, obj: &Obj<'_>, sink: &mut Sink<'_>) {
             (None, None) => false,
         };
         if replicas < 2 {
-            sink.report("pdb-replicas", obj, "spec", format!("{} runs {replicas} replica(s): a budget on it can only block node drains", w.title()));
+            sink.report(
+                "pdb-replicas",
+                obj,
+                "spec",
+                format!(
+                    "{} runs {replicas} replica(s): a budget on it can only block node drains",
+                    w.title()
+                ),
+            );
         } else if blocks {
             sink.report("pdb-replicas", obj, "spec", format!("with {replicas} replicas this budget allows no voluntary eviction of {}: every node drain blocks", w.title()));
         }
@@ -557,7 +563,9 @@ fn service_account_token(cx: &Cx<'_, '_>, obj: &Obj<'_>, sink: &mut Sink<'_>) {
                 let which = if spec["serviceAccountName"].is_null() {
                     "no serviceAccountName, so the namespace's `default` ServiceAccount, which mounts its token".to_owned()
                 } else {
-                    format!("ServiceAccount `{sa}` does not set `automountServiceAccountToken: false`")
+                    format!(
+                        "ServiceAccount `{sa}` does not set `automountServiceAccountToken: false`"
+                    )
                 };
                 sink.report(
                     "service-account-token",
@@ -590,12 +598,22 @@ fn secret_refs<'v>(spec: &'v Value, spec_path: &str) -> Vec<SecretRef<'v>> {
         .enumerate()
     {
         if let Some(name) = s["name"].as_str() {
-            out.push(SecretRef { name, path: format!("{spec_path}.imagePullSecrets[{i}]"), key: None, env_from: false });
+            out.push(SecretRef {
+                name,
+                path: format!("{spec_path}.imagePullSecrets[{i}]"),
+                key: None,
+                env_from: false,
+            });
         }
     }
     for (i, vol) in spec["volumes"].as_array().into_iter().flatten().enumerate() {
         if let Some(name) = vol["secret"]["secretName"].as_str() {
-            out.push(SecretRef { name, path: format!("{spec_path}.volumes[{i}]"), key: None, env_from: false });
+            out.push(SecretRef {
+                name,
+                path: format!("{spec_path}.volumes[{i}]"),
+                key: None,
+                env_from: false,
+            });
         }
     }
     let containers = containers(spec, spec_path);
@@ -605,7 +623,12 @@ fn secret_refs<'v>(spec: &'v Value, spec_path: &str) -> Vec<SecretRef<'v>> {
                 .as_str()
                 .filter(|_| !optional(&from["secretRef"]))
             {
-                out.push(SecretRef { name, path: format!("{cpath}.envFrom[{i}]"), key: None, env_from: true });
+                out.push(SecretRef {
+                    name,
+                    path: format!("{cpath}.envFrom[{i}]"),
+                    key: None,
+                    env_from: true,
+                });
             }
         }
     }
@@ -615,7 +638,12 @@ fn secret_refs<'v>(spec: &'v Value, spec_path: &str) -> Vec<SecretRef<'v>> {
             let r = &e["valueFrom"]["secretKeyRef"];
             if let Some(name) = r["name"].as_str().filter(|_| !optional(r)) {
                 let key = r["key"].as_str().map(|k| (var, k));
-                out.push(SecretRef { name, path: format!("{cpath}.env[name={var}]"), key, env_from: false });
+                out.push(SecretRef {
+                    name,
+                    path: format!("{cpath}.env[name={var}]"),
+                    key,
+                    env_from: false,
+                });
             }
         }
     }
@@ -628,7 +656,8 @@ fn secret_ref(cx: &Cx<'_, '_>, obj: &Obj<'_>, sink: &mut Sink<'_>) {
     };
     let ns = obj.namespace().unwrap_or_default();
     for r in secret_refs(spec, &spec_path) {
-        if !cx.index.has("Secret", ns, r.name) && !cx.external().secrets.iter().any(|n| n == r.name) {
+        if !cx.index.has("Secret", ns, r.name) && !cx.external().secrets.iter().any(|n| n == r.name)
+        {
             let fields = r.key.map(|(var, _)| format!("secret_env.{var}"));
             sink.report_from("secret-ref", obj, &r.path, format!("nothing provides Secret `{}` in namespace `{ns}` (render it, or a custom resource that provides it, or declare it in `lint.external.secrets`): the pods stay in CreateContainerConfigError", r.name), &fields.iter().map(String::as_str).chain(["secret"]).collect::<Vec<_>>());
         }
@@ -663,7 +692,14 @@ fn secret_key(cx: &Cx<'_, '_>, obj: &Obj<'_>, sink: &mut Sink<'_>) {
                 None => format!("reads key `{key}` of Secret `{}`, which item `{item}` does not have (its fields: {}): `{var}` is never set and the app fails at startup", r.name, declared.fields.join(", ")),
             };
             let field = format!("secret_env.{var}");
-            sink.report_var("secret-key", obj, &format!("{}.valueFrom.secretKeyRef.key", r.path), message, var, &[&field]);
+            sink.report_var(
+                "secret-key",
+                obj,
+                &format!("{}.valueFrom.secretKeyRef.key", r.path),
+                message,
+                var,
+                &[&field],
+            );
         } else if r.env_from {
             for field in declared.fields.iter().filter(|f| !env_var_name(f)) {
                 sink.report_var("secret-key", obj, &r.path, format!("imports item `{item}` through Secret `{}`, whose field `{field}` becomes the variable `{field}` as written: an app reading `{}` never sees it (seed 000: field names are upper case)", r.name, field.to_ascii_uppercase()), field, &["onepassword"]);
@@ -705,7 +741,9 @@ fn configmap_ref(cx: &Cx<'_, '_>, obj: &Obj<'_>, sink: &mut Sink<'_>) {
         }
     }
     for (name, path) in refs {
-        if !cx.index.has("ConfigMap", ns, name) && !cx.external().config_maps.iter().any(|n| n == name) {
+        if !cx.index.has("ConfigMap", ns, name)
+            && !cx.external().config_maps.iter().any(|n| n == name)
+        {
             sink.report(
                 "configmap-ref",
                 obj,

@@ -142,10 +142,7 @@ impl Exception {
         variable: Option<&str>,
     ) -> bool {
         self.rule == rule
-            && self
-                .variable
-                .as_deref()
-                .is_none_or(|v| Some(v) == variable)
+            && self.variable.as_deref().is_none_or(|v| Some(v) == variable)
             && self.env.as_deref().is_none_or(|e| e == env)
             && self.app.as_deref().is_none_or(|a| Some(a) == app)
             && self.object.as_ref().is_none_or(|o| o.matches(kind, name))
