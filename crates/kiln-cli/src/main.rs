@@ -370,7 +370,7 @@ fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
         }
         let _ = writeln!(
             out,
-            "{}: {} rendered file(s) are ignored by git: committing the render leaves them out, so a clone never has them; change the ignore rule (anchor it, e.g. `/api`) or the output",
+            "{}: {} rendered file(s) are ignored by git: committing the render leaves them out, so a clone never has them; anchor the ignore rule (a leading `/`) or narrow it",
             platform.output,
             checked.ignored.len()
         );

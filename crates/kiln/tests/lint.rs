@@ -798,52 +798,18 @@ fn summary(report: &kiln::lint::LintReport) -> String {
         .join("\n")
 }
 
-/// The seeds' incidents, reintroduced into the repository's platforms, each fail lint with
-/// the source line that caused them.
+/// The seeds' incidents, reintroduced into the repository's platforms
+/// (tests/fixtures/incidents/cases.yaml), each fail lint with the source line that caused
+/// them; the last case checks that a finding names the data key that produced its field.
 #[test]
 fn seed_incidents_reintroduced_fail_lint() {
-    // Seed 002: honeyDue's worker with two replicas runs the Asynq scheduler twice.
-    let report = lint_edited(
-        "honeydue",
-        &[(
-            "environments/production.yaml",
-            "      replicas: 1\n  admin:",
-            "      replicas: 2\n  admin:",
-        )],
-    );
-    insta::assert_snapshot!("singleton_worker", summary(&report));
-    // Seed 002/003: the admin probed on /admin/, set by the environment.
-    let report = lint_edited(
-        "honeydue",
-        &[(
-            "environments/production.yaml",
-            "      hosts: [admin.myhoneydue.com]\n",
-            "      hosts: [admin.myhoneydue.com]\n      health: { path: /admin/ }\n",
-        )],
-    );
-    insta::assert_snapshot!("env_health_path", summary(&report));
-    // Seed 000: a key written lower case, which the item holds upper case.
-    let report = lint_edited(
-        "hansenexus",
-        &[(
-            "kiln.yaml",
-            "AUTH_SECRET: { secret: auth-secret, key: AUTH_SECRET }",
-            "AUTH_SECRET: { secret: auth-secret, key: auth_secret }",
-        )],
-    );
-    insta::assert_snapshot!("item_field_case", summary(&report));
-}
-
-/// A startup finding names the startup probe's threshold, not the liveness probe's.
-#[test]
-fn a_finding_names_the_data_key_that_produced_the_field() {
-    let report = lint_edited(
-        "honeydue",
-        &[(
-            "kiln.yaml",
-            "startup: { initial_delay: 0, period: 5, timeout: 5, failure_threshold: 48 }",
-            "startup: { initial_delay: 0, period: 5, timeout: 5, failure_threshold: 12 }",
-        )],
-    );
-    insta::assert_snapshot!(summary(&report));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/incidents/cases.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cases = kiln::yaml::parse_documents(&text, &path).unwrap()[0].to_json();
+    for case in cases.as_array().unwrap() {
+        let s = |k: &str| case[k].as_str().unwrap();
+        let report = lint_edited(s("platform"), &[(s("file"), s("from"), s("to"))]);
+        assert!(report.errors() > 0, "{}: {}", s("name"), s("why"));
+        insta::assert_snapshot!(s("name"), summary(&report), s("why"));
+    }
 }

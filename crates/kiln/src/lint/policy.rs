@@ -753,7 +753,7 @@ mod tests {
             ("SECRET_NAME", "honeydue-secrets"),
             ("DATABASE_URL", "postgres://app@db:5432/app"),
             ("DATABASE_URL", "postgres://app:$(DB_PASSWORD)@db/app"),
-            ("NEXT_PUBLIC_APP_URL", "https://archus.hansenexus.dev"),
+            ("NEXT_PUBLIC_APP_URL", "https://shop.example.dev"),
             (
                 "CA_BUNDLE",
                 "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
