@@ -122,6 +122,16 @@ fn check() -> Result<()> {
         let checked = kiln::check(&platform)?;
         let out = platform.output_root();
         let report = &checked.lint;
+        for i in &checked.ignored {
+            println!("ignored: {} ({})", i.path, i.rule);
+        }
+        if !checked.ignored.is_empty() {
+            failed.push(format!(
+                "{}: {} rendered file(s) are ignored by git and would never be committed",
+                shown(&out),
+                checked.ignored.len()
+            ));
+        }
         if report.errors() > 0 {
             // A render that fails lint is not a tree kiln would write: drift is not looked at.
         } else if checked.drift.is_empty() {

@@ -78,6 +78,10 @@ enum Command {
     Lint {
         #[arg(long, value_enum, default_value = "text")]
         format: LintFormat,
+        /// List every rule (id, severity, the failure it prevents) instead of linting; needs
+        /// no platform.
+        #[arg(long)]
+        rules: bool,
     },
     /// Compare the rendered objects of two git revisions, per environment.
     ///
@@ -245,7 +249,11 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
         Command::Init { dir } => init(&ctx, dir.as_deref(), out),
         Command::Render { envs } => render(&ctx, envs, out),
         Command::Check => check(&ctx, out),
-        Command::Lint { format } => lint(&ctx, *format, out),
+        Command::Lint { rules: true, .. } => {
+            let _ = write!(out, "{}", rules_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lint { format, .. } => lint(&ctx, *format, out),
         Command::Diff { base, head, format } => diff(&ctx, base, head.as_deref(), *format, out),
         Command::Affected { base, head } => affected(&ctx, base, head.as_deref(), out),
         Command::Envs { format } => {
@@ -405,7 +413,21 @@ fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
         refuse_lint(&platform, &checked.lint, "checked", ctx.color());
         return Ok(ExitCode::from(1));
     }
+    if !checked.ignored.is_empty() {
+        for i in &checked.ignored {
+            let _ = writeln!(out, "{}: ignored by git ({})", i.path, i.rule);
+        }
+        let _ = writeln!(
+            out,
+            "{}: {} rendered file(s) are ignored by git: committing the render leaves them out, so a clone never has them; anchor the ignore rule (a leading `/`) or narrow it",
+            platform.output,
+            checked.ignored.len()
+        );
+    }
     if checked.drift.is_empty() {
+        if !checked.ignored.is_empty() {
+            return Ok(ExitCode::from(1));
+        }
         if !ctx.quiet {
             let _ = writeln!(out, "{}: clean ({} files)", platform.output, checked.files);
         }
@@ -424,6 +446,25 @@ fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
         platform.regenerate
     );
     Ok(ExitCode::from(1))
+}
+
+/// `kiln lint --rules`: one block per rule, from `kiln::lint::RULES`.
+fn rules_text() -> String {
+    use std::fmt::Write as _;
+    let width = kiln::lint::RULES
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for r in kiln::lint::RULES {
+        let severity = match r.severity {
+            kiln::lint::Severity::Error => "error",
+            kiln::lint::Severity::Warning => "warning",
+        };
+        let _ = writeln!(text, "{:width$}  {severity:7}  {}", r.id, r.reason);
+    }
+    text
 }
 
 fn lint(ctx: &Ctx<'_>, format: LintFormat, out: &mut impl Write) -> kiln::Result<ExitCode> {

@@ -134,3 +134,11 @@ fn colour_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
     assert!(!kiln(&root, &["check"], &[("NO_COLOR", "1")]).contains('\x1b'));
     assert!(!kiln(&root, &["--color", "never", "check"], &[]).contains('\x1b'));
 }
+
+/// `kiln lint --rules` lists every rule with its severity and the failure it prevents, from
+/// the library's table; it needs no platform.
+#[test]
+fn lint_lists_its_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    insta::assert_snapshot!(kiln(tmp.path(), &["lint", "--rules"], &[]));
+}

@@ -333,3 +333,64 @@ fn cat_blobs<'a>(root: &Path, ids: impl Iterator<Item = &'a str>) -> Result<Vec<
     }
     Ok(blobs)
 }
+
+/// A rendered file that git ignores: committing the render would leave it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// Relative to the platform root.
+    pub path: String,
+    /// The ignore rule that hides it: `.gitignore:3: api`.
+    pub rule: String,
+}
+
+/// Which of `paths` (relative to `root`) git ignores and does not track, with the rule that
+/// hides each (seed 003: a `.gitignore` line `api` hid `deploy-k3s/manifests/api/`). Outside a
+/// git work tree, or without git, nothing is ignored.
+pub fn ignored(root: &Path, paths: &[String]) -> Result<Vec<Ignored>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Ok(mut child) = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["check-ignore", "--verbose", "-z", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return Ok(Vec::new());
+    };
+    let input: Vec<u8> = paths.iter().flat_map(|p| p.bytes().chain([0])).collect();
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child
+        .wait_with_output()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("git check-ignore failed: {e}")))?;
+    let _ = writer.join();
+    // 0: some paths are ignored, 1: none, anything else: not a work tree.
+    if output.status.code() != Some(0) {
+        return Ok(Vec::new());
+    }
+    // Records of four fields: source, line, pattern, path.
+    let fields: Vec<String> = output
+        .stdout
+        .split(|&b| b == 0)
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect();
+    let mut out = Vec::new();
+    for record in fields.chunks_exact(4) {
+        let [source, line, pattern, path] = record else {
+            continue;
+        };
+        // A negated pattern matched: the path is not ignored.
+        if pattern.starts_with('!') || source.is_empty() {
+            continue;
+        }
+        out.push(Ignored {
+            path: path.clone(),
+            rule: format!("{source}:{line}: {pattern}"),
+        });
+    }
+    Ok(out)
+}

@@ -44,6 +44,7 @@ use std::path::{Path, PathBuf};
 pub use diff::{affected, diff, Diff};
 pub use error::{Error, ErrorKind, Location, Result};
 pub use explain::{envs, explain, Explanation, Query};
+pub use git::Ignored;
 pub use load::{load, SourceFile, Sources};
 pub use release::{plan_promote, plan_set_image, Skipped, TagChange, TagPlan};
 pub use render::{FileOrigin, Rendered, RenderedFile, GENERATED_MARKER};

@@ -19,6 +19,7 @@ use crate::chart::{self, Cache, ChartRequest, Helm, Lock};
 use crate::diff::{diff, Diff};
 use crate::error::Result;
 use crate::error::{Error, Location};
+use crate::git::Ignored;
 use crate::lint::{LintReport, Linter};
 use crate::release::TagPlan;
 use crate::render::{chart_jobs, render_each, render_with, ChartOutputs, Rendered};
@@ -192,12 +193,15 @@ pub struct Checked {
     pub drift: Vec<Drift>,
     /// How many files the render has.
     pub files: usize,
+    /// Rendered files git ignores (and does not track): rendering and committing would not
+    /// put them in the repository, so a clean clone never has them.
+    pub ignored: Vec<Ignored>,
 }
 
 impl Checked {
-    /// Whether the tree passes: no lint errors and no drift.
+    /// Whether the tree passes: no lint errors, no drift, no rendered file hidden from git.
     pub fn is_clean(&self) -> bool {
-        self.lint.errors() == 0 && self.drift.is_empty()
+        self.lint.errors() == 0 && self.drift.is_empty() && self.ignored.is_empty()
     }
 }
 
@@ -214,10 +218,17 @@ pub fn check(platform: &Platform) -> Result<Checked> {
     } else {
         compare_listing(&root, list_tree(&root)?, &rendered)?
     };
+    let paths: Vec<String> = rendered
+        .files
+        .keys()
+        .map(|p| format!("{}/{p}", platform.output))
+        .collect();
+    let ignored = crate::git::ignored(&platform.root, &paths)?;
     Ok(Checked {
         lint,
         drift,
         files: rendered.files.len(),
+        ignored,
     })
 }
 

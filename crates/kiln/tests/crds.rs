@@ -85,7 +85,7 @@ fn a_typo_in_a_middleware_field_names_the_path_and_the_template_line() {
       at convex/middleware.yaml `spec.basicAuth.secrett`
       unknown field `secrett` (did you mean `secret`?); known fields: secret, headerField, realm, removeHeader
       why: the API server rejects (or silently drops) fields its schema does not know, so the object is not what the file says
-      from: environments/production.yaml and templates/convex-dashboard-auth/middleware.yaml.j2:14
+      from: templates/convex-dashboard-auth/middleware.yaml.j2:14; settings of environments/production.yaml
     ");
 }
 
@@ -105,7 +105,7 @@ fn a_wrong_type_in_an_application_sync_policy_names_the_path_and_the_template_li
       at test/bootstrap/application.yaml `spec.syncPolicy.automated.selfHeal`
       expected boolean, found string "yes"
       why: the API server rejects (or silently drops) fields its schema does not know, so the object is not what the file says
-      from: environments/test.yaml and templates/argocd/application.yaml.j2:26
+      from: templates/argocd/application.yaml.j2:26; a literal in the template, no data key sets it
     "#);
 }
 

@@ -380,3 +380,43 @@ fn model_errors_name_file_line_and_key_and_write_nothing() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Seed 003: a `.gitignore` line `api` hid the rendered `manifests/api/`. `check` names every
+/// rendered file git ignores and the rule, and fails; a tracked file or a negated rule does
+/// not count, and outside a git work tree nothing is ignored.
+#[test]
+fn check_reports_rendered_files_that_git_ignores() {
+    let (_tmp, root) = mini();
+    render(&root).unwrap();
+    let platform = kiln::Platform::load(&root).unwrap();
+    assert!(kiln::check(&platform).unwrap().ignored.is_empty());
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .current_dir(&root)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    fs::write(root.join(".gitignore"), "pdb.yaml\n!k8s/shop/pdb.yaml\n").unwrap();
+    let checked = kiln::check(&platform).unwrap();
+    assert!(!checked.is_clean());
+    let ignored: Vec<String> = checked
+        .ignored
+        .iter()
+        .map(|i| format!("{} ({})", i.path, i.rule))
+        .collect();
+    assert!(!ignored.is_empty());
+    assert!(
+        ignored.iter().all(
+            |i| i.ends_with("pdb.yaml (.gitignore:1: pdb.yaml)") && !i.starts_with("k8s/shop/")
+        ),
+        "{ignored:?}"
+    );
+    // Once tracked, a file is committed whatever the ignore rules say.
+    let first = checked.ignored[0].path.clone();
+    git(&["add", "-f", &first]);
+    let after = kiln::check(&platform).unwrap();
+    assert_eq!(after.ignored.len(), checked.ignored.len() - 1);
+}

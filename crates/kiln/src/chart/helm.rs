@@ -46,9 +46,25 @@ pub struct Helm {
 }
 
 impl Helm {
-    /// The helm named by `KILN_HELM`, else the first `helm` on `PATH`. Nothing is run yet.
+    /// The helm named by `KILN_HELM`, else the first `helm` on `PATH`, else the one `cargo
+    /// xtask` installs into the tools cache (`$XDG_CACHE_HOME/kiln-tools/bin`, by default
+    /// `~/.cache/kiln-tools/bin`). Nothing is run yet.
     pub fn find() -> Result<Helm> {
-        find_in(std::env::var_os("KILN_HELM"), std::env::var_os("PATH"))
+        let kiln_helm = std::env::var_os("KILN_HELM");
+        let explicit = kiln_helm.as_ref().is_some_and(|p| !p.is_empty());
+        match find_in(kiln_helm, std::env::var_os("PATH")) {
+            Err(e) if !explicit => {
+                let cache = std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+                let tools = cache.map(|c| c.join("kiln-tools").join("bin").join("helm"));
+                match tools.filter(|p| is_executable(p)) {
+                    Some(p) => Ok(Helm::at(p)),
+                    None => Err(e),
+                }
+            }
+            found => found,
+        }
     }
 
     /// The helm at `path` (not checked until it is first run).

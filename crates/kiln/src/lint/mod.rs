@@ -19,7 +19,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use crate::model::{CustomResource, Exception, External, LintConfig, ObjectSelector};
+pub use crate::model::{CustomResource, Exception, External, Item, LintConfig, ObjectSelector};
 
 use crate::crd::CrdSet;
 use crate::load::TEMPLATES_DIR;
@@ -46,28 +46,33 @@ pub const RULES: &[Rule] = &[
     Rule { id: "schema", severity: Severity::Error, reason: "the API server rejects (or silently drops) fields its schema does not know, so the object is not what the file says" },
     Rule { id: "unknown-kind", severity: Severity::Error, reason: "a kind with no schema cannot be checked; keep its CustomResourceDefinition in crds/ (or declare a schema in kiln.yaml `lint.custom_resources`)" },
     Rule { id: "duplicate-object", severity: Severity::Error, reason: "two objects with one kind, namespace and name overwrite each other on apply" },
-    Rule { id: "duplicate-host", severity: Severity::Error, reason: "a hostname served by two Ingresses routes unpredictably between them" },
+    Rule { id: "duplicate-host", severity: Severity::Error, reason: "a hostname served by two Ingresses (in one environment, or in two environments on the platform's one cluster) routes unpredictably between them" },
     Rule { id: "namespace-exists", severity: Severity::Error, reason: "applying into a namespace that does not exist fails" },
-    Rule { id: "service-selector", severity: Severity::Error, reason: "a Service whose selector matches no pods has no endpoints and every request fails" },
+    Rule { id: "service-selector", severity: Severity::Error, reason: "a Service whose selector matches no pods has no endpoints and every request fails; one matching the pods of several workloads sends requests to the wrong app" },
+    Rule { id: "service-port", severity: Severity::Error, reason: "a Service targetPort (number or name) that no selected container declares sends traffic to a port nothing listens on: every request fails" },
     Rule { id: "ingress-backend", severity: Severity::Error, reason: "an Ingress backend naming a missing Service or port answers 503" },
     Rule { id: "pdb-selector", severity: Severity::Error, reason: "a PodDisruptionBudget that selects no pods protects nothing" },
     Rule { id: "service-account", severity: Severity::Error, reason: "pods naming a missing ServiceAccount are never created" },
     Rule { id: "secret-ref", severity: Severity::Error, reason: "a reference to a Secret nothing provides keeps pods in CreateContainerConfigError (seed 002: secret references that never resolved)" },
+    Rule { id: "secret-key", severity: Severity::Error, reason: "a key the secret-manager item does not hold, or holds in another case (the 1Password operator preserves field names as written), leaves the variable unset and the app crashes at startup (seed 000)" },
     Rule { id: "configmap-ref", severity: Severity::Error, reason: "a reference to a missing ConfigMap keeps pods from starting" },
     Rule { id: "pvc-ref", severity: Severity::Error, reason: "a volume naming a missing PersistentVolumeClaim keeps pods Pending" },
-    Rule { id: "rolling-update", severity: Severity::Error, reason: "without maxUnavailable 0 and maxSurge >= 1 a rollout takes ready pods away before new ones pass readiness: downtime" },
-    Rule { id: "probes", severity: Severity::Error, reason: "a serving container without liveness and readiness probes on a port it declares gets traffic before it is ready and is never restarted when hung (seed 002: a probe path that 404s kills pods)" },
+    Rule { id: "rolling-update", severity: Severity::Error, reason: "a rollout whose effective maxUnavailable (default 25%, rounded down against the replicas) is not 0, or whose effective maxSurge (default 25%, rounded up) is below 1, takes ready pods away before new ones pass readiness: downtime" },
+    Rule { id: "singleton", severity: Severity::Error, reason: "a workload declared a singleton (`max_replicas`) that runs more copies, or whose rolling update starts a new copy before the old one stops, does its work twice (seed 002: the Asynq scheduler enqueues every periodic task twice)" },
+    Rule { id: "probes", severity: Severity::Error, reason: "a serving container without liveness and readiness probes on the port and path the app serves gets traffic before it is ready, or is restarted while healthy (seed 002: a probe path that 404s kills pods)" },
     Rule { id: "pdb-replicas", severity: Severity::Error, reason: "a PodDisruptionBudget on fewer than two replicas, or one that allows no eviction, blocks every node drain (seed 002: minAvailable 1 on a singleton)" },
     Rule { id: "spread", severity: Severity::Warning, reason: "replicas of a multi-replica workload without anti-affinity or topology spread can all land on one node and fail together" },
     Rule { id: "startup-budget", severity: Severity::Error, reason: "a startup budget (failureThreshold x periodSeconds) shorter than the app's declared startup time kills it during startup (seed 002: the migration lock)" },
-    Rule { id: "service-account-token", severity: Severity::Error, reason: "a mounted API token the workload does not need is a credential an attacker can use" },
+    Rule { id: "service-account-token", severity: Severity::Error, reason: "a pod that mounts an API token it does not need (the pod's `automountServiceAccountToken`, else its ServiceAccount's, else mounted) hands an attacker a credential" },
     Rule { id: "image-tag", severity: Severity::Error, reason: "an image without an explicit, immutable tag (or `latest`) means git no longer says what runs" },
     Rule { id: "resources", severity: Severity::Error, reason: "containers without requests and a memory limit are scheduled blindly and can starve or OOM-kill their neighbours" },
     Rule { id: "ingress-tls", severity: Severity::Error, reason: "an Ingress host without TLS serves credentials and cookies in clear text" },
     Rule { id: "auth-middleware", severity: Severity::Error, reason: "a dashboard or administration endpoint without an auth middleware is open to the internet" },
     Rule { id: "stateful-ondelete", severity: Severity::Error, reason: "a data-stateful StatefulSet that rolls on its own can upgrade its data store without an operator watching" },
-    Rule { id: "plaintext-secret", severity: Severity::Error, reason: "a secret value in a committed manifest is leaked to everyone who can read the repository" },
+    Rule { id: "plaintext-secret", severity: Severity::Error, reason: "a credential in a committed manifest (a Secret's data, a password-named literal, or a value shaped like a credential: a URL with a password, a provider token, an AWS key, a private key) is leaked to everyone who can read the repository" },
     Rule { id: "network-policy-cni", severity: Severity::Error, reason: "NetworkPolicies on a CNI that does not enforce them (k3s' Flannel) give a false sense of isolation" },
+    Rule { id: "unknown-rule", severity: Severity::Error, reason: "an exception naming a rule that does not exist (a typo) silences nothing: the decision it records is not in force" },
+    Rule { id: "stale-exception", severity: Severity::Warning, reason: "an exception that silences nothing is a recorded decision nobody re-examines; remove it or correct its scope" },
 ];
 
 pub fn rule(id: &str) -> &'static Rule {
@@ -90,8 +95,8 @@ pub struct Finding {
     /// Field path in the object, like `spec.template.spec.containers[name=web].livenessProbe`.
     pub path: String,
     pub message: String,
-    /// The template that rendered the object, and the data file and key when the value comes
-    /// from a workload setting.
+    /// The template line that wrote the field, and the data file, line and key its value came
+    /// from (or that it has none: a literal in the template).
     pub source: String,
 }
 
@@ -145,6 +150,10 @@ impl Obj<'_> {
             None => format!("{} {}", self.kind(), self.name()),
         }
     }
+    /// Whether `image` is the component's own image (not a sidecar's or a companion's).
+    pub fn own_image(&self, image: &str) -> bool {
+        self.component.is_some_and(|c| c.derived.image_ref == image)
+    }
 }
 
 /// Collects findings; the checks call [`Sink::report`].
@@ -171,18 +180,48 @@ impl<'p> Sink<'p> {
         }
     }
 
+    /// A finding whose field is written by the template alone (or whose data source is
+    /// found by its value, like a `files/` env file's line).
     pub fn report(&mut self, rule_id: &'static str, obj: &Obj<'_>, path: &str, message: String) {
-        self.report_from(rule_id, obj, path, message, None);
+        self.emit(rule_id, obj, path, message, &[], None);
     }
 
-    /// Like `report`, naming the workload field the value came from (`health.startup`).
+    /// Like `report`, naming the workload fields the value may come from, most specific first
+    /// (`health.startup.failure_threshold`, `health.startup`): the first one set in the data
+    /// is the source. Pass none when the field does not come from the workload's settings.
     pub fn report_from(
         &mut self,
         rule_id: &'static str,
         obj: &Obj<'_>,
         path: &str,
         message: String,
-        field: Option<&str>,
+        fields: &[&str],
+    ) {
+        self.emit(rule_id, obj, path, message, fields, None);
+    }
+
+    /// Like `report_from`, about one environment variable or config key: an exception may
+    /// name it (`variable:`).
+    pub fn report_var(
+        &mut self,
+        rule_id: &'static str,
+        obj: &Obj<'_>,
+        path: &str,
+        message: String,
+        variable: &str,
+        fields: &[&str],
+    ) {
+        self.emit(rule_id, obj, path, message, fields, Some(variable));
+    }
+
+    fn emit(
+        &mut self,
+        rule_id: &'static str,
+        obj: &Obj<'_>,
+        path: &str,
+        message: String,
+        fields: &[&str],
+        variable: Option<&str>,
     ) {
         let app = obj.component.map(|c| c.app.as_str());
         if let Some(i) = self
@@ -190,38 +229,12 @@ impl<'p> Sink<'p> {
             .lint
             .exceptions
             .iter()
-            .position(|e| e.matches(rule_id, obj.env, app, obj.kind(), obj.name()))
+            .position(|e| e.matches(rule_id, obj.env, app, obj.kind(), obj.name(), variable))
         {
             self.silenced[i] += 1;
             return;
         }
-        let mut source = match obj.origin {
-            Some(origin) => match template_line(self.platform, &origin.template, path) {
-                Some(line) => format!("{}:{line}", origin.describe()),
-                None => origin.describe(),
-            },
-            None => String::new(),
-        };
-        if let (Some(component), Some(field)) = (obj.component, field) {
-            let prefix = format!("{field}.");
-            let hit = component
-                .provenance
-                .iter()
-                .find(|(p, _)| ***p == *field || p.starts_with(&prefix));
-            if let Some((_, s)) = hit {
-                let key = if s.key.ends_with(field) {
-                    s.key.to_string()
-                } else {
-                    format!("{} ({field})", s.key)
-                };
-                let _ = write!(
-                    source,
-                    "; value from {}:{} `{key}`",
-                    s.file.display(),
-                    s.line
-                );
-            }
-        }
+        let source = source(self.platform, obj, path, fields);
         let rule = rule(rule_id);
         self.findings.push(Finding {
             rule: rule.id,
@@ -234,12 +247,124 @@ impl<'p> Sink<'p> {
             source,
         });
     }
+
+    /// A finding about the platform's `lint:` configuration itself.
+    fn report_config(
+        &mut self,
+        rule_id: &'static str,
+        env: &str,
+        object: String,
+        path: String,
+        message: String,
+    ) {
+        let rule = rule(rule_id);
+        self.findings.push(Finding {
+            rule: rule.id,
+            severity: rule.severity,
+            env: env.to_owned(),
+            object,
+            file: crate::load::PLATFORM_FILE.to_owned(),
+            path: path.clone(),
+            message,
+            source: format!("{} `{path}`", crate::load::PLATFORM_FILE),
+        });
+    }
+}
+
+/// Where the offending field of a finding came from: the template line that writes it, then
+/// the data that gave it its value: the first of `fields` set in the component's settings
+/// (file, line and key), a `files/` env file's line for a ConfigMap key, or, for a line that
+/// prints nothing from the data, the note that it is a literal of the template.
+fn source(platform: &Platform, obj: &Obj<'_>, path: &str, fields: &[&str]) -> String {
+    let Some(origin) = obj.origin else {
+        return String::new();
+    };
+    let line = template_line(platform, &origin.template, path);
+    let mut source = match line {
+        Some((n, _)) => format!("{}:{n}", origin.template.display()),
+        None => origin.template.display().to_string(),
+    };
+    if let Some(component) = obj.component {
+        for field in fields {
+            let prefix = format!("{field}.");
+            let hit = component
+                .provenance
+                .iter()
+                .find(|(p, _)| ***p == **field || p.starts_with(&prefix));
+            if let Some((p, s)) = hit {
+                let key = if s.key.ends_with(&**p) || s.key.ends_with(field) {
+                    s.key.to_string()
+                } else {
+                    format!("{} ({p})", s.key)
+                };
+                let _ = write!(
+                    source,
+                    "; value from {}:{} `{key}`",
+                    s.file.display(),
+                    s.line
+                );
+                return source;
+            }
+        }
+    }
+    if let Some(hit) = files_line(platform, obj, path) {
+        let _ = write!(source, "; value from {hit}");
+        return source;
+    }
+    match line {
+        Some((_, text)) if !text.contains("{{") && !text.contains("{%") => {
+            source.push_str("; a literal in the template, no data key sets it");
+        }
+        Some(_) if !fields.is_empty() => {
+            source.push_str("; no data key sets it (the template computes it)");
+        }
+        _ if obj.component.is_none() => {
+            let _ = write!(source, "; settings of {}", origin.env_file.display());
+        }
+        _ => {}
+    }
+    source
+}
+
+/// For a ConfigMap's `data.KEY`: the `files/` line `KEY=value` with the same value, as
+/// `files/x.env:LINE `KEY``.
+fn files_line(platform: &Platform, obj: &Obj<'_>, path: &str) -> Option<String> {
+    if obj.kind() != "ConfigMap" {
+        return None;
+    }
+    let key = path.strip_prefix("data.")?;
+    let value = obj.value["data"][key].as_str()?;
+    platform.files.iter().find_map(|f| {
+        f.text.lines().enumerate().find_map(|(i, line)| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim();
+            let unquoted = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            (k.trim() == key && unquoted == value).then(|| {
+                format!(
+                    "{}/{}:{} `{key}`",
+                    crate::load::FILES_DIR,
+                    f.path.display(),
+                    i + 1
+                )
+            })
+        })
+    })
 }
 
 /// The line of `template` (relative to the platform root) that writes the last key of
-/// `path`: the first line where that key starts a mapping entry. Only a pointer for people;
-/// a key written by a macro points at the macro's caller or nowhere.
-fn template_line(platform: &Platform, template: &Path, path: &str) -> Option<usize> {
+/// `path`, and its text: the first line where that key starts a mapping entry. Only a
+/// pointer for people; a key written by a macro points at the macro's caller or nowhere.
+fn template_line<'t>(
+    platform: &'t Platform,
+    template: &Path,
+    path: &str,
+) -> Option<(usize, &'t str)> {
     let template = template.strip_prefix(TEMPLATES_DIR).ok()?;
     let text = &platform.templates.iter().find(|t| t.path == template)?.text;
     let key = path.rsplit('.').next()?.split('[').next()?;
@@ -247,12 +372,13 @@ fn template_line(platform: &Platform, template: &Path, path: &str) -> Option<usi
         return None;
     }
     text.lines()
-        .position(|line| {
+        .enumerate()
+        .find(|(_, line)| {
             let line = line.trim_start().trim_start_matches("- ");
             line.strip_prefix(key)
                 .is_some_and(|rest| rest.starts_with(':'))
         })
-        .map(|i| i + 1)
+        .map(|(i, line)| (i + 1, line))
 }
 
 /// Lints every environment of a rendered platform.
@@ -275,6 +401,9 @@ pub fn lint(platform: &Platform, rendered: &Rendered) -> LintReport {
 pub(crate) struct Linter<'p> {
     sink: Sink<'p>,
     clean: schema::CleanShapes,
+    /// Hostnames served by the environments linted so far: every environment of a platform
+    /// runs on its one cluster, so a hostname may be served by one of them only.
+    hosts: refs::Hosts,
 }
 
 impl<'p> Linter<'p> {
@@ -282,6 +411,7 @@ impl<'p> Linter<'p> {
         Linter {
             sink: Sink::new(platform),
             clean: schema::CleanShapes::default(),
+            hosts: refs::Hosts::default(),
         }
     }
 
@@ -289,6 +419,7 @@ impl<'p> Linter<'p> {
     pub fn add_env(&mut self, files: &[(&str, &RenderedFile)]) {
         let platform = self.sink.platform;
         let clean = &self.clean;
+        let hosts = &mut self.hosts;
         let Some(env) = files
             .iter()
             .find_map(|(_, f)| f.env.as_deref())
@@ -352,7 +483,7 @@ impl<'p> Linter<'p> {
             },
             || {
                 let mut refs_sink = Sink::new(platform);
-                refs::check(platform, &objects, &mut refs_sink);
+                refs::check(platform, &objects, hosts, &mut refs_sink);
                 refs_sink
             },
         );
@@ -368,21 +499,55 @@ impl<'p> Linter<'p> {
         }
     }
 
+    /// The report: every finding, then the exceptions' own: one naming a rule that does not
+    /// exist is an error (`unknown-rule`), one that silenced nothing a warning
+    /// (`stale-exception`).
     pub fn finish(self) -> LintReport {
-        let sink = self.sink;
-        let exceptions = sink
-            .platform
+        let mut sink = self.sink;
+        let platform = sink.platform;
+        let mut exceptions = Vec::new();
+        for (i, (e, &silenced)) in platform
             .lint
             .exceptions
             .iter()
-            .zip(&sink.silenced)
-            .map(|(e, &silenced)| ActiveException {
+            .zip(&sink.silenced.clone())
+            .enumerate()
+        {
+            let env = e.env.as_deref().unwrap_or("*");
+            let object = format!("exception[{}] {}", e.rule, e.scope());
+            if !RULES.iter().any(|r| r.id == e.rule) {
+                let near = RULES
+                    .iter()
+                    .min_by_key(|r| edit_distance(r.id, &e.rule))
+                    .filter(|r| edit_distance(r.id, &e.rule) <= 3)
+                    .map(|r| format!(" (did you mean `{}`?)", r.id))
+                    .unwrap_or_default();
+                sink.report_config(
+                    "unknown-rule",
+                    env,
+                    object,
+                    format!("lint.exceptions[{i}].rule"),
+                    format!("no rule `{}`{near}: this exception silences nothing; `kiln lint --rules` lists the rules", e.rule),
+                );
+            } else if silenced == 0 {
+                sink.report_config(
+                    "stale-exception",
+                    env,
+                    object,
+                    format!("lint.exceptions[{i}]"),
+                    format!(
+                        "silences no `{}` finding: nothing it selects breaks the rule any more",
+                        e.rule
+                    ),
+                );
+            }
+            exceptions.push(ActiveException {
                 rule: e.rule.clone(),
                 reason: e.reason.clone(),
                 scope: e.scope(),
                 silenced,
-            })
-            .collect();
+            });
+        }
         let mut findings = sink.findings;
         findings.sort_by(|a, b| {
             (a.severity, &a.env, &a.file, a.rule).cmp(&(b.severity, &b.env, &b.file, b.rule))
@@ -392,4 +557,20 @@ impl<'p> Linter<'p> {
             exceptions,
         }
     }
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }

@@ -21,6 +21,10 @@ pub struct LintConfig {
     /// Data-stateful StatefulSets: they must use `updateStrategy: OnDelete`.
     #[serde(default)]
     pub data_stateful: Vec<ObjectSelector>,
+    /// Secret-manager items (a 1Password vault item) and the fields each holds, in their exact
+    /// case: a reference to a key the item does not hold leaves the variable unset.
+    #[serde(default)]
+    pub items: Vec<Item>,
     #[serde(default)]
     pub exceptions: Vec<Exception>,
 }
@@ -60,10 +64,31 @@ pub struct CustomResource {
     /// provides a `Secret`).
     #[serde(default)]
     pub provides: Option<String>,
+    /// For a kind that syncs a secret-manager item into the Secret it provides: the field of
+    /// the object naming the item (`spec.itemPath`), matched against `lint.items`.
+    #[serde(default)]
+    pub item_path: Option<String>,
     /// A small schema in kiln's own format (see above), for a kind without a CRD; a kind whose
     /// CRD the platform keeps in `crds/` (or renders) is checked against the CRD instead.
     #[serde(default)]
     pub schema: Option<Value>,
+}
+
+/// A secret-manager item and its fields.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// The item's path as the objects name it (`vaults/k3/items/auth-secret`); `*` matches
+    /// any run of characters.
+    pub path: String,
+    /// The item's field names, in their exact case.
+    pub fields: Vec<String>,
+}
+
+impl Item {
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        glob(&self.path, path)
+    }
 }
 
 fn yes() -> bool {
@@ -103,6 +128,9 @@ pub struct Exception {
     pub app: Option<String>,
     #[serde(default)]
     pub object: Option<ObjectSelector>,
+    /// Only the findings about this environment variable or config key.
+    #[serde(default)]
+    pub variable: Option<String>,
 }
 
 impl Exception {
@@ -114,8 +142,10 @@ impl Exception {
         app: Option<&str>,
         kind: &str,
         name: &str,
+        variable: Option<&str>,
     ) -> bool {
         self.rule == rule
+            && self.variable.as_deref().is_none_or(|v| Some(v) == variable)
             && self.env.as_deref().is_none_or(|e| e == env)
             && self.app.as_deref().is_none_or(|a| Some(a) == app)
             && self.object.as_ref().is_none_or(|o| o.matches(kind, name))
@@ -131,6 +161,9 @@ impl Exception {
         }
         if let Some(o) = &self.object {
             parts.push(format!("{} {}", o.kind, o.name));
+        }
+        if let Some(v) = &self.variable {
+            parts.push(format!("variable {v}"));
         }
         if parts.is_empty() {
             "everywhere".to_owned()

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use lint::{CustomResource, Exception, External, LintConfig, ObjectSelector};
+pub use lint::{CustomResource, Exception, External, Item, LintConfig, ObjectSelector};
 
 /// `kiln.yaml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -187,6 +187,10 @@ pub struct Workload {
     /// `pinned`: the tag follows the `pinned` rule instead of the environment's channel.
     pub channel: Option<ComponentChannel>,
     pub replicas: Option<u32>,
+    /// The most copies that may run at once, rollouts included (`1`: a singleton, like a
+    /// scheduler that must not run twice). Lint fails on more replicas, and on a rolling
+    /// update that would start another copy before the old one stops.
+    pub max_replicas: Option<u32>,
     pub port: Option<u16>,
     pub hosts: Option<Vec<String>>,
     pub tls: Option<bool>,
