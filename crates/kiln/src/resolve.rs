@@ -33,7 +33,7 @@ pub struct Platform {
     pub regenerate: String,
     pub registry: Option<String>,
     pub cluster: Cluster,
-    pub values: BTreeMap<String, Value>,
+    pub values: crate::model::Ordered<Value>,
     /// Kind name to template set name.
     pub kinds: BTreeMap<String, String>,
     pub apps: BTreeMap<String, CatalogueApp>,
@@ -63,7 +63,7 @@ pub struct Environment {
     pub namespace: String,
     pub channel: Channel,
     pub state: EnvState,
-    pub values: BTreeMap<String, Value>,
+    pub values: crate::model::Ordered<Value>,
     /// Sorted by app, then kind.
     pub components: Vec<Component>,
     /// Catalogue apps the environment lists with `deploy: false`.
@@ -84,7 +84,7 @@ pub struct BundleUnit {
     /// Relative to the output root.
     pub dir: String,
     pub namespace: String,
-    pub values: BTreeMap<String, Value>,
+    pub values: crate::model::Ordered<Value>,
 }
 
 /// One component of one app in one environment, with its effective settings.

@@ -12,6 +12,11 @@ use serde_json::Value;
 
 pub use lint::{CustomResource, Exception, External, LintConfig, ObjectSelector};
 
+/// A mapping users write whose order they choose: kept as written (`env` above all: Kubernetes
+/// resolves `$(VAR)` only to variables listed earlier). Layers merge into the order of the
+/// lowest layer that sets each key, later layers' new keys after it.
+pub type Ordered<V> = indexmap::IndexMap<String, V>;
+
 /// `kiln.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +31,7 @@ pub struct PlatformFile {
     #[serde(default)]
     pub cluster: Cluster,
     #[serde(default)]
-    pub values: BTreeMap<String, Value>,
+    pub values: Ordered<Value>,
     #[serde(default)]
     pub kinds: BTreeMap<String, KindDef>,
     #[serde(default)]
@@ -103,7 +108,7 @@ pub struct EnvFile {
     #[serde(default)]
     pub state: EnvState,
     #[serde(default)]
-    pub values: BTreeMap<String, Value>,
+    pub values: Ordered<Value>,
     #[serde(default)]
     pub place: BTreeMap<String, Place>,
     #[serde(default)]
@@ -162,7 +167,7 @@ pub struct Bundle {
     #[serde(default)]
     pub namespace: Option<String>,
     #[serde(default)]
-    pub values: BTreeMap<String, Value>,
+    pub values: Ordered<Value>,
 }
 
 /// One component's workload settings. Every layer has this shape with any subset of fields;
@@ -183,12 +188,12 @@ pub struct Workload {
     pub resources: Option<Resources>,
     pub onepassword: Option<String>,
     pub secret: Option<String>,
-    pub env: Option<BTreeMap<String, String>>,
-    pub secret_env: Option<BTreeMap<String, SecretKeyRef>>,
+    pub env: Option<Ordered<String>>,
+    pub secret_env: Option<Ordered<SecretKeyRef>>,
     pub storage: Option<Storage>,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub annotations: Option<BTreeMap<String, String>>,
-    pub values: Option<BTreeMap<String, Value>>,
+    pub labels: Option<Ordered<String>>,
+    pub annotations: Option<Ordered<String>>,
+    pub values: Option<Ordered<Value>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -214,8 +219,8 @@ pub struct Probe {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
-    pub requests: Option<BTreeMap<String, String>>,
-    pub limits: Option<BTreeMap<String, String>>,
+    pub requests: Option<Ordered<String>>,
+    pub limits: Option<Ordered<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
