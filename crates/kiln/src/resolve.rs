@@ -46,6 +46,8 @@ pub struct Platform {
     pub release: Option<ReleaseConfig>,
     /// `kiln lint`'s configuration: external references, custom resources, exceptions.
     pub lint: crate::model::LintConfig,
+    /// `tags:` of kiln.yaml: whether SemVer tags lose their `v`, accepted upstream tags.
+    pub tags: crate::model::TagPolicy,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -148,7 +150,18 @@ impl Source {
 }
 
 /// Computes the derived facts of a merged workload.
-pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: EnvState) -> Derived {
+///
+/// The image reference is `image[:tag][@digest]`. An image the platform builds (a bare name,
+/// following its environment's channel) is joined to the registry; an upstream image
+/// (`channel: pinned`) or a name with a `/` is used as written, so `redis` pinned to `7-alpine`
+/// is `redis:7-alpine`.
+pub fn derive(
+    app: &str,
+    workload: &Workload,
+    registry: Option<&str>,
+    state: EnvState,
+    upstream: bool,
+) -> Derived {
     let declared = workload.replicas.unwrap_or(1);
     let replicas = if state == EnvState::Closed {
         0
@@ -156,15 +169,22 @@ pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: Env
         declared
     };
     let image = workload.image.as_deref().unwrap_or_default();
-    let image = match registry {
-        Some(registry) if !image.contains('/') => {
+    let mut image_ref = match registry {
+        Some(registry) if !image.contains('/') && !upstream => {
             format!("{}/{image}", registry.trim_end_matches('/'))
         }
         _ => image.to_owned(),
     };
-    let tag = workload.tag.as_deref().unwrap_or_default();
+    if let Some(tag) = workload.tag.as_deref().filter(|t| !t.is_empty()) {
+        image_ref.push(':');
+        image_ref.push_str(tag);
+    }
+    if let Some(digest) = workload.digest.as_deref() {
+        image_ref.push('@');
+        image_ref.push_str(digest);
+    }
     Derived {
-        image_ref: format!("{image}:{tag}"),
+        image_ref,
         replicas,
         multi_replica: replicas >= 2,
         pdb: (replicas >= 2).then_some(Pdb { min_available: 1 }),
@@ -275,6 +295,7 @@ fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
         files: sources.files.clone(),
         release: file.release.clone(),
         lint: file.lint.clone(),
+        tags: file.tags.clone(),
     };
 
     // Environments resolve independently, on every core; the first error in file order wins.
@@ -556,10 +577,16 @@ fn resolve_env(
                 health.port = health.port.or(workload.port);
             }
             let component_key = format!("{app_key}.{kind}");
+            let tag_rule = TagRule::of(file.channel, workload.channel);
+            let upstream = tag_rule == TagRule::Pinned;
             for required in ["image", "tag"] {
                 let missing = match required {
                     "image" => workload.image.as_deref().is_none_or(str::is_empty),
-                    _ => workload.tag.as_deref().is_none_or(str::is_empty),
+                    // An upstream image may be pinned by its digest alone.
+                    _ => {
+                        workload.tag.as_deref().is_none_or(str::is_empty)
+                            && !(upstream && workload.digest.is_some())
+                    }
                 };
                 if missing {
                     return Err(model_err(
@@ -571,10 +598,56 @@ fn resolve_env(
                     ));
                 }
             }
-            let tag_rule = TagRule::of(file.channel, workload.channel);
+            let image = workload.image.clone().unwrap_or_default();
+            if let (true, Some(registry)) = (upstream, platform.registry.as_deref()) {
+                let registry = registry.trim_end_matches('/');
+                if image
+                    .strip_prefix(registry)
+                    .is_some_and(|r| r.starts_with('/'))
+                {
+                    let source = provenance.get("channel").unwrap_or(&provenance["image"]);
+                    return Err(Error::new(
+                        ErrorKind::Model,
+                        format!(
+                            "environment `{name}`, app `{app}` ({kind}): `{image}` is under the \
+                             platform's registry `{registry}`, an image the platform builds: it \
+                             follows the environment's `channel: {}`; `channel: pinned` is for \
+                             upstream images",
+                            TagRule::from(file.channel)
+                        ),
+                    )
+                    .at(source.location()));
+                }
+            }
+            if let Some(digest) = workload.digest.as_deref() {
+                if let Err(why) = crate::tag::check_digest(digest) {
+                    return Err(Error::new(
+                        ErrorKind::Model,
+                        format!("environment `{name}`, app `{app}` ({kind}): {why}"),
+                    )
+                    .at(provenance["digest"].location()));
+                }
+            }
             let written = workload.tag.clone().unwrap_or_default();
+            let excepted = || {
+                upstream
+                    && platform
+                        .tags
+                        .exceptions
+                        .iter()
+                        .any(|e| e.image == image && e.tag == written)
+            };
             match tag_rule.check(&written) {
-                Ok(tag) => workload.tag = Some(tag),
+                Ok(tag) => {
+                    workload.tag = Some(crate::tag::deployed_tag(
+                        tag_rule,
+                        &tag,
+                        platform.tags.strip_v,
+                    ))
+                }
+                // A digest alone pins an upstream image.
+                Err(_) if upstream && written.is_empty() => workload.tag = None,
+                Err(_) if excepted() => {}
                 Err(why) if strict_tags => {
                     let source = &provenance["tag"];
                     let whose = match tag_rule {
@@ -593,7 +666,13 @@ fn resolve_env(
                 }
                 Err(_) => {}
             }
-            let derived = derive(app, &workload, platform.registry.as_deref(), file.state);
+            let derived = derive(
+                app,
+                &workload,
+                platform.registry.as_deref(),
+                file.state,
+                upstream,
+            );
             let namespace = place
                 .namespace
                 .clone()
@@ -817,6 +896,7 @@ mod tests {
                 &workload(declared),
                 Some("reg.example/x"),
                 EnvState::Open,
+                false,
             );
             assert_eq!(d.replicas, replicas);
             assert_eq!(d.multi_replica, multi, "{declared:?}");
@@ -830,7 +910,7 @@ mod tests {
 
     #[test]
     fn closed_environment_scales_to_zero_without_pdb() {
-        let d = derive("web", &workload(Some(3)), None, EnvState::Closed);
+        let d = derive("web", &workload(Some(3)), None, EnvState::Closed, false);
         assert_eq!((d.replicas, d.multi_replica, d.pdb), (0, false, None));
     }
 
@@ -841,13 +921,33 @@ mod tests {
             &workload(None),
             Some("reg.example/hn/"),
             EnvState::Open,
+            false,
         );
         assert_eq!(d.image_ref, "reg.example/hn/web:abc1234");
         let mut w = workload(None);
         w.image = Some("ghcr.io/get-convex/convex-backend".into());
         assert_eq!(
-            derive("web", &w, Some("reg"), EnvState::Open).image_ref,
+            derive("web", &w, Some("reg"), EnvState::Open, false).image_ref,
             "ghcr.io/get-convex/convex-backend:abc1234"
+        );
+        // An upstream (pinned) image is written as is: registry-less, with a digest.
+        let mut w = workload(None);
+        w.image = Some("busybox".into());
+        w.tag = Some("1.36".into());
+        assert_eq!(
+            derive("web", &w, Some("reg"), EnvState::Open, true).image_ref,
+            "busybox:1.36"
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        w.digest = Some(digest.clone());
+        assert_eq!(
+            derive("web", &w, Some("reg"), EnvState::Open, true).image_ref,
+            format!("busybox:1.36@{digest}")
+        );
+        w.tag = None;
+        assert_eq!(
+            derive("web", &w, Some("reg"), EnvState::Open, true).image_ref,
+            format!("busybox@{digest}")
         );
         assert_eq!(d.secret, "web-secrets");
     }

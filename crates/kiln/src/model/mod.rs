@@ -42,6 +42,34 @@ pub struct PlatformFile {
     /// `kiln lint`'s configuration: external references, custom resources, exceptions.
     #[serde(default)]
     pub lint: LintConfig,
+    /// How image tags are written and which upstream tags are accepted by exception.
+    #[serde(default)]
+    pub tags: TagPolicy,
+}
+
+/// `tags:` in kiln.yaml: the platform's tag policy on top of the channel rules.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagPolicy {
+    /// Render SemVer tags (`alpha`, `rc`, `stable` channels) without a leading `v`: `v0.5.0`
+    /// is deployed as `0.5.0`. Only for a platform whose CI publishes tags without the `v`
+    /// (seed 004); by default a tag renders exactly as written.
+    #[serde(default)]
+    pub strip_v: bool,
+    /// Upstream (`channel: pinned`) tags accepted although the pinned rule refuses them,
+    /// each with its reason, like lint exceptions.
+    #[serde(default)]
+    pub exceptions: Vec<TagException>,
+}
+
+/// One accepted upstream tag: `{ image: redis, tag: alpine, reason: ... }`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagException {
+    /// The image as the workload writes it (`redis`, `docker.io/library/redis`).
+    pub image: String,
+    pub tag: String,
+    pub reason: String,
 }
 
 /// `release:` in kiln.yaml: the platform's release version, for `kiln release`.
@@ -177,6 +205,9 @@ pub struct Bundle {
 pub struct Workload {
     pub image: Option<String>,
     pub tag: Option<String>,
+    /// An image digest (`sha256:<64 hex>`), appended as `@sha256:...`; with a tag or alone
+    /// (alone only for an upstream, `channel: pinned` image).
+    pub digest: Option<String>,
     /// `pinned`: the tag follows the `pinned` rule instead of the environment's channel.
     pub channel: Option<ComponentChannel>,
     pub replicas: Option<u32>,
