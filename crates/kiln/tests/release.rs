@@ -484,7 +484,7 @@ fn upstream_references_digests_exceptions_and_own_images() {
     shelf.edit(
         "kiln.yaml",
         "image: docker.io/library/valkey",
-        "image: redis",
+        "image: memcached",
     );
     shelf.edit("kiln.yaml", "tag: 8.0.1-alpine", "tag: alpine");
     let err = shelf.load_err();
@@ -492,10 +492,10 @@ fn upstream_references_digests_exceptions_and_own_images() {
     shelf.edit(
         "kiln.yaml",
         "  strip_v: true\n",
-        "  strip_v: true\n  exceptions:\n    - { image: redis, tag: alpine, reason: \"the cache is disposable; any recent redis will do\" }\n",
+        "  strip_v: true\n  exceptions:\n    - { image: memcached, tag: alpine, reason: \"the cache is disposable; any recent memcached will do\" }\n",
     );
     let platform = kiln::Platform::load(&shelf.root).unwrap();
-    assert_eq!(image(&platform, "production", "kv"), "redis:alpine");
+    assert_eq!(image(&platform, "production", "kv"), "memcached:alpine");
 
     // An image the platform builds follows its channel: `channel: pinned` does not let a
     // branch name through.
