@@ -348,7 +348,7 @@ fn explain_an_app_and_an_environment_with_provenance() {
       channel    rc                environments/staging.yaml:5  channel
       state      open              (not set: kiln's default)
     bundles
-      namespace  -> overlays/staging  namespace staging  environments/staging.yaml:9  bundles.0
+      namespace  -> overlays/staging  namespace staging  environments/staging.yaml:9  bundles[0]
     apps
       hello  web  namespace staging  replicas 1  ghcr.io/example/hello:1.1.0-rc.1
     (kiln explain staging/APP shows an app's settings and where each came from)
@@ -388,6 +388,96 @@ fn explain_an_app_and_an_environment_with_provenance() {
     --- stderr
     error: no object of `hello` in production has the field `spec.replica`; similar: spec.replicas
     ");
+}
+
+/// Keys with dots and slashes (annotations, label-like value keys) are quoted in paths and
+/// show their value, in settings and in `--field` (issue 17, point 19; they showed `null`).
+#[test]
+fn explain_shows_keys_with_dots_and_slashes() {
+    let (_tmp, root) = scaffold();
+    let production = root.join("environments/production.yaml");
+    let text = fs::read_to_string(&production).unwrap();
+    let text = text.replace(
+        "namespace: production\n",
+        "namespace: production\nvalues:\n  team.example.com/owner: shop\n",
+    );
+    let text = text.replace(
+        "      replicas: 2\n",
+        "      replicas: 2\n      annotations:\n        sidecar.istio.io/rewriteAppHTTPProbers: \"true\"\n",
+    );
+    fs::write(&production, text).unwrap();
+    let deployment = root.join("templates/web/deployment.yaml.j2");
+    let text = fs::read_to_string(&deployment).unwrap();
+    let text = text.replacen(
+        "        {{ k8s.labels(app.name, platform.name) | indent(8) }}\n    spec:\n",
+        "        {{ k8s.labels(app.name, platform.name) | indent(8) }}\n{% if app.annotations %}\n      annotations:\n        sidecar.istio.io/rewriteAppHTTPProbers: {{ app.annotations[\"sidecar.istio.io/rewriteAppHTTPProbers\"] | tojson }}\n        owner: {{ env.values[\"team.example.com/owner\"] | tojson }}\n{% endif %}\n    spec:\n",
+        1,
+    );
+    fs::write(&deployment, text).unwrap();
+    let (code, stdout, stderr) = run(&root, &["explain", "production"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("team.example.com/owner"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    insta::assert_snapshot!(line.trim(), @r#"values["team.example.com/owner"]  shop        environments/production.yaml:5  values["team.example.com/owner"]"#);
+    let (code, stdout, stderr) = run(&root, &["explain", "production/hello"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("rewriteAppHTTPProbers"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    insta::assert_snapshot!(line.trim(), @r#"annotations["sidecar.istio.io/rewriteAppHTTPProbers"]  true                   environments/production.yaml:17  apps.hello.web.annotations["sidecar.istio.io/rewriteAppHTTPProbers"]  (override)"#);
+    insta::assert_snapshot!(
+        kiln(
+            &root,
+            &[
+                "explain",
+                "production/hello",
+                "--field",
+                r#"spec.template.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"]"#
+            ],
+            &[]
+        ),
+        @r#"
+    exit 0
+    --- stdout
+    production/hello  spec.template.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"]
+
+    Deployment production/hello  (k8s/apps/hello/deployment.yaml)
+      spec.template.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"] = true
+        written by templates/web/deployment.yaml.j2:27
+          27 | sidecar.istio.io/rewriteAppHTTPProbers: {{ app.annotations["sidecar.istio.io/rewriteAppHTTPProbers"] | tojson }}
+        app.annotations["sidecar.istio.io/rewriteAppHTTPProbers"] = true
+          <- annotations["sidecar.istio.io/rewriteAppHTTPProbers"]  true  environments/production.yaml:17  apps.hello.web.annotations["sidecar.istio.io/rewriteAppHTTPProbers"]  (override)
+    --- stderr
+    "#
+    );
+    insta::assert_snapshot!(
+        kiln(
+            &root,
+            &[
+                "explain",
+                "production/hello",
+                "--field",
+                "spec.template.metadata.annotations.owner"
+            ],
+            &[]
+        ),
+        @r#"
+    exit 0
+    --- stdout
+    production/hello  spec.template.metadata.annotations.owner
+
+    Deployment production/hello  (k8s/apps/hello/deployment.yaml)
+      spec.template.metadata.annotations.owner = shop
+        written by templates/web/deployment.yaml.j2:28
+          28 | owner: {{ env.values["team.example.com/owner"] | tojson }}
+        env.values["team.example.com/owner"] = shop
+          <- values["team.example.com/owner"]  shop  environments/production.yaml:5  values["team.example.com/owner"]
+    --- stderr
+    "#
+    );
 }
 
 #[test]

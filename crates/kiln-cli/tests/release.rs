@@ -39,6 +39,8 @@ apps:
   kv:
     components:
       cache: {}
+tags:
+  strip_v: true   # seed 004: CI publishes tags without the v
 lint:
   external:
     namespaces: [shelf, shelf-test]

@@ -459,19 +459,28 @@ fn file_setting(root: &Node, file: &Path, key: &str, default: Option<Value>) -> 
     }
 }
 
-/// The node at a dotted key path and the line of its key (or of the item, in a sequence).
+/// The node at a field path (`values["a.b/c"]`, `bundles[0].dir`, see [`crate::fieldpath`])
+/// and the line of its key (or of the item, in a sequence).
 fn find_key<'n>(root: &'n Node, key: &str) -> Option<(usize, &'n Node)> {
+    use crate::fieldpath::Segment;
     let mut node = root;
     let mut line = root.line;
-    for segment in key.split('.').filter(|s| !s.is_empty()) {
-        match &node.value {
-            NodeValue::Map(entries) => {
-                let (k, v) = entries.iter().find(|(k, _)| k.name == segment)?;
+    for segment in crate::fieldpath::parse(key).ok()? {
+        match (&node.value, &segment) {
+            (NodeValue::Map(entries), Segment::Key(segment)) => {
+                let (k, v) = entries.iter().find(|(k, _)| k.name == *segment)?;
                 line = k.line;
                 node = v;
             }
-            NodeValue::Seq(items) => {
-                node = items.get(segment.parse::<usize>().ok()?)?;
+            (NodeValue::Seq(items), Segment::Index(i)) => {
+                node = items.get(*i)?;
+                line = node.line;
+            }
+            (NodeValue::Seq(items), Segment::Name(name)) => {
+                node = items.iter().find(|item| {
+                    item.get("name")
+                        .is_some_and(|n| matches!(&n.value, NodeValue::String(s) if s == name))
+                })?;
                 line = node.line;
             }
             _ => return None,
@@ -500,7 +509,7 @@ fn explain_env(files: &Files<'_>, env: &Environment) -> EnvExplanation {
             templates: b.templates.clone(),
             dir: b.dir.clone(),
             namespace: b.namespace.clone(),
-            origin: files.env_setting(&format!("bundles.{i}"), None).origin,
+            origin: files.env_setting(&format!("bundles[{i}]"), None).origin,
         })
         .collect();
     EnvExplanation {
@@ -615,16 +624,10 @@ fn lookup(ctx: &Value, expr: &str) -> Option<Value> {
     lookup_path(ctx, expr)
 }
 
+/// The value at a field path (`app.annotations["sidecar.istio.io/inject"]`, `app.hosts[0]`).
 fn lookup_path(value: &Value, path: &str) -> Option<Value> {
-    let mut v = value;
-    for segment in path.split('.').filter(|s| !s.is_empty()) {
-        v = match v {
-            Value::Object(map) => map.get(segment)?,
-            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(v.clone())
+    let segments = crate::fieldpath::parse(path).ok()?;
+    crate::fieldpath::get(value, &segments).cloned()
 }
 
 /// What a template reference is made of. `c` is the component whose template reads it;
@@ -753,9 +756,11 @@ fn resolve_reference(
                         .provenance
                         .iter()
                         .filter(|(p, _)| {
-                            ***p == *rest
-                                || p.starts_with(&format!("{rest}."))
-                                || rest.starts_with(&format!("{p}."))
+                            let below = |a: &str, b: &str| {
+                                a.strip_prefix(b)
+                                    .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+                            };
+                            ***p == *rest || below(p, rest) || below(rest, p)
                         })
                         .map(|(p, s)| workload_setting(&workload, p, s))
                         .collect();
@@ -794,7 +799,7 @@ fn resolve_reference(
             if rest.is_empty() {
                 return None;
             }
-            let key = format!("bundles.{i}.{rest}");
+            let key = format!("bundles[{i}].{rest}");
             if find_key(&files.env_node, &key).is_some() {
                 reference.from.push(files.env_setting(&key, None));
             } else if rest == "namespace" {
@@ -1208,7 +1213,8 @@ fn loop_aliases(source: &str) -> BTreeMap<String, Vec<String>> {
     aliases
 }
 
-/// The variable paths of an expression: `a.b["c"].d` as `a.b.c.d`, outside string literals;
+/// The variable paths of an expression as field paths (`a.b["c"].d` as `a.b.c.d`,
+/// `a["x.y/z"]` quoted, `a[0]` as an index), outside string literals;
 /// a path followed by `(` loses its last segment (a method or macro call).
 fn chains(expr: &str) -> Vec<String> {
     let chars: Vec<char> = expr.chars().collect();
@@ -1244,11 +1250,12 @@ fn chains(expr: &str) -> Vec<String> {
             }
             chars[start..*i].iter().collect::<String>()
         };
-        let mut segments = vec![read_ident(&mut i)];
+        // Segments as field paths: `Ok(key)` or `Err(index)`.
+        let mut segments: Vec<std::result::Result<String, usize>> = vec![Ok(read_ident(&mut i))];
         loop {
             if i + 1 < chars.len() && chars[i] == '.' && ident_start(chars[i + 1]) {
                 i += 1;
-                segments.push(read_ident(&mut i));
+                segments.push(Ok(read_ident(&mut i)));
             } else if i < chars.len() && chars[i] == '[' {
                 let Some(close) = chars[i..].iter().position(|&c| c == ']').map(|p| i + p) else {
                     break;
@@ -1259,8 +1266,8 @@ fn chains(expr: &str) -> Vec<String> {
                     .strip_prefix('"')
                     .and_then(|s| s.strip_suffix('"'))
                     .or_else(|| inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
-                    .map(str::to_owned)
-                    .or_else(|| inner.parse::<usize>().ok().map(|n| n.to_string()));
+                    .map(|k| Ok(k.to_owned()))
+                    .or_else(|| inner.parse::<usize>().ok().map(Err));
                 match key {
                     Some(key) => {
                         segments.push(key);
@@ -1276,7 +1283,10 @@ fn chains(expr: &str) -> Vec<String> {
             segments.pop();
         }
         if !segments.is_empty() {
-            out.push(segments.join("."));
+            out.push(segments.iter().fold(String::new(), |path, s| match s {
+                Ok(k) => crate::fieldpath::key(&path, k),
+                Err(n) => crate::fieldpath::index(&path, *n),
+            }));
         }
         last = chars[i - 1];
     }
@@ -1439,7 +1449,14 @@ mod tests {
             chains(r#"platform.values["image_pull_secret"] | tojson"#),
             ["platform.values.image_pull_secret", "tojson"]
         );
-        assert_eq!(chains("app.hosts[0]"), ["app.hosts.0"]);
+        assert_eq!(chains("app.hosts[0]"), ["app.hosts[0]"]);
+        assert_eq!(
+            chains(r#"app.annotations["sidecar.istio.io/rewriteAppHTTPProbers"] | tojson"#),
+            [
+                r#"app.annotations["sidecar.istio.io/rewriteAppHTTPProbers"]"#,
+                "tojson"
+            ]
+        );
         let aliases =
             loop_aliases("{% for host in app.hosts %}\n{% for k, v in app.env | dictsort %}");
         assert_eq!(aliases["host"], ["app.hosts"]);

@@ -266,7 +266,8 @@ fn finish(
 }
 
 /// Plans `kiln set-image --env ENV [--app APP ...] TAG`: writes `tag` (checked against the
-/// environment's channel, its leading `v` stripped) at every tag location of the environment
+/// environment's channel; its leading `v` stripped only under `tags: { strip_v: true }`, so
+/// that the file holds the tag that renders) at every tag location of the environment
 /// file that the selected components read.
 ///
 /// Without `apps`: every deployed component whose tag the environment file sets; components
@@ -295,6 +296,8 @@ pub fn plan_set_image(sources: &Sources, env: &str, apps: &[String], tag: &str) 
         )
         .at(channel_at())
     })?;
+    // Written as it will render: without its `v` only where the platform's policy strips it.
+    let tag = crate::tag::deployed_tag(rule, &tag, before.tags.strip_v);
     let (groups, skipped) = tag_groups(environment, apps, "set-image")?;
     if groups.is_empty() {
         return Err(nothing_to_set(environment, &skipped, "set-image"));
@@ -384,6 +387,7 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
                     )
                     .at(group.source.location())
                 })?;
+            let tag = crate::tag::deployed_tag(c.tag_rule, &tag, before.tags.strip_v);
             derived.entry(tag).or_default().push(label(c));
         }
         if derived.is_empty() {

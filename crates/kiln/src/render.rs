@@ -319,7 +319,7 @@ pub fn chart_jobs(platform: &Platform) -> Result<Vec<ChartJob>> {
             ]);
             let text = template
                 .render(&ctx)
-                .map_err(|e| template_error(&e, &name, &what))?;
+                .map_err(|e| template_error(&e, &name, &what, Some(&jinja)))?;
             let mut docs = yaml::parse_values(&text, &template_path)?;
             let values = match docs.len() {
                 0 => Value::Object(Map::new()),
@@ -478,6 +478,10 @@ pub fn app_context(component: &Component) -> Value {
 pub(crate) fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
     let mut jinja = Jinja::new();
     jinja.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Debug mode makes an undefined value remember the expression that produced it, so that
+    // the error names it (`app.values.nope` is undefined); it costs nothing until a value is
+    // undefined.
+    jinja.set_debug(true);
     jinja.set_fuel(Some(TEMPLATE_FUEL));
     jinja.set_recursion_limit(TEMPLATE_RECURSION);
     // Manifests are YAML, not HTML: never escape.
@@ -501,6 +505,7 @@ pub(crate) fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
     // Hardening beyond fuel and the recursion limit (see ARCHITECTURE.md, Trust boundary).
     jinja.add_function("namespace", no_namespace);
     jinja.add_filter("tojson", tojson);
+    strict_undefined(&mut jinja);
     for template in &platform.templates {
         let name = template.path.to_string_lossy().into_owned();
         let source = template.text.clone();
@@ -510,9 +515,167 @@ pub(crate) fn jinja(platform: &Platform) -> Result<Jinja<'static>> {
             jinja.add_template_owned(name.clone(), source)
         }))
         .map_err(|_| engine_panic(&name))?
-        .map_err(|e| template_error(&e, &name, "compiling"))?;
+        .map_err(|e| template_error(&e, &name, "compiling", None))?;
     }
     Ok(jinja)
+}
+
+/// Strict undefined for every use of a value, not only printing and iteration: minijinja's
+/// `tojson`, `indent`, `escape` and `pprint` filters and its tests (`is none`, `is string`,
+/// `is eq(x)`, ...) accept an undefined value and answer as if it were empty or false. Here
+/// they refuse it, naming the expression; `is defined`, `is undefined` and `default` are the
+/// explicit ways to ask about a value that may be missing. Printing `none` (a setting that is
+/// not set) is refused too: it would render as the string `none`.
+fn strict_undefined(jinja: &mut Jinja<'static>) {
+    use minijinja::tests as t;
+    use minijinja::value::{Kwargs, Rest};
+    use minijinja::{State, Value as V};
+    type R<T> = std::result::Result<T, minijinja::Error>;
+
+    jinja.set_formatter(|out, state, value| {
+        if value.is_none() {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "this value is none (a setting that is not set) and would print as `none`; \
+                 write it only when set (`{% if x is not none %}`) or print `x | tojson` for a \
+                 YAML null",
+            ));
+        }
+        defined(state, value)?;
+        minijinja::escape_formatter(out, state, value)
+    });
+
+    macro_rules! unary {
+        ($($name:literal => $test:expr),* $(,)?) => {$(
+            jinja.add_test($name, |state: &State, v: &V| -> R<bool> {
+                defined(state, v)?;
+                Ok($test(v))
+            });
+        )*};
+    }
+    macro_rules! binary {
+        ($($name:literal => $test:expr),* $(,)?) => {$(
+            jinja.add_test($name, |state: &State, v: &V, other: &V| -> R<bool> {
+                defined(state, v)?;
+                defined(state, other)?;
+                Ok($test(v, other))
+            });
+        )*};
+    }
+    unary! {
+        "none" => t::is_none, "safe" => t::is_safe, "escaped" => t::is_safe,
+        "boolean" => t::is_boolean, "number" => t::is_number, "integer" => t::is_integer,
+        "int" => t::is_integer, "float" => t::is_float, "string" => t::is_string,
+        "sequence" => t::is_sequence, "iterable" => t::is_iterable,
+        "mapping" => t::is_mapping, "lower" => t::is_lower, "upper" => t::is_upper,
+        "true" => t::is_true, "false" => t::is_false,
+        "odd" => |v: &V| t::is_odd(v.clone()), "even" => |v: &V| t::is_even(v.clone()),
+    }
+    binary! {
+        "eq" => t::is_eq, "equalto" => t::is_eq, "==" => t::is_eq,
+        "ne" => t::is_ne, "!=" => t::is_ne,
+        "lt" => t::is_lt, "lessthan" => t::is_lt, "<" => t::is_lt,
+        "le" => t::is_le, "<=" => t::is_le,
+        "gt" => t::is_gt, "greaterthan" => t::is_gt, ">" => t::is_gt,
+        "ge" => t::is_ge, ">=" => t::is_ge,
+        "sameas" => t::is_sameas, "divisibleby" => t::is_divisibleby,
+    }
+    jinja.add_test("in", |state: &State, v: &V, other: &V| -> R<bool> {
+        defined(state, v)?;
+        defined(state, other)?;
+        t::is_in(state, v, other)
+    });
+    jinja.add_filter("pprint", |state: &State, v: &V| -> R<String> {
+        defined(state, v)?;
+        Ok(minijinja::filters::pprint(v))
+    });
+    for name in ["escape", "e"] {
+        jinja.add_filter(name, |state: &mut State, v: &V| -> R<V> {
+            defined(state, v)?;
+            minijinja::filters::escape(state, v)
+        });
+    }
+    jinja.add_filter(
+        "indent",
+        |state: &State, args: Rest<minijinja::value::ValueOrKwargs>| -> R<V> {
+            let args = args.into_values();
+            if let Some(v) = args.first() {
+                defined(state, v)?;
+            }
+            let (text, width, first, blank, kwargs): (
+                minijinja::value::StringInput<'_>,
+                Option<usize>,
+                Option<bool>,
+                Option<bool>,
+                Kwargs,
+            ) = minijinja::value::from_args(&args)?;
+            // minijinja's own indent charges its output against fuel; this one bounds it by
+            // the output cap before building it.
+            let lines = text.as_str().matches('\n').count() + 1;
+            let size = width
+                .unwrap_or(4)
+                .saturating_mul(lines)
+                .saturating_add(text.as_str().len());
+            if size > MAX_TEMPLATE_OUTPUT {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("indent would produce {size} bytes"),
+                ));
+            }
+            minijinja::filters::indent(text, width, first, blank, kwargs)
+        },
+    );
+}
+
+/// Refuses an undefined value, or one holding an undefined value (`[app.nope]`), with the
+/// expression that produced it. A silent undefined (the missing `else` of `x if c`) passes.
+/// Lists and maps are looked into up to [`DEFINED_WALK`] values deep and wide (context data
+/// never holds an undefined value; a collection a template built does); one-shot iterables are
+/// not, as looking would consume them.
+fn defined(
+    state: &minijinja::State,
+    value: &minijinja::Value,
+) -> std::result::Result<(), minijinja::Error> {
+    let mut budget = DEFINED_WALK;
+    defined_within(state, value, &mut budget, 0)
+}
+
+/// How many values [`defined`] looks at in one collection, and how deep.
+const DEFINED_WALK: usize = 10_000;
+
+fn defined_within(
+    state: &minijinja::State,
+    value: &minijinja::Value,
+    budget: &mut usize,
+    depth: usize,
+) -> std::result::Result<(), minijinja::Error> {
+    use minijinja::value::ValueKind;
+    let kind = value.kind();
+    match kind {
+        ValueKind::Undefined => {
+            minijinja::value::StringInput::new(state, value)?;
+        }
+        ValueKind::Seq | ValueKind::Map if depth < 64 => {
+            let Ok(items) = value.try_iter() else {
+                return Ok(());
+            };
+            for item in items {
+                if *budget == 0 {
+                    return Ok(());
+                }
+                *budget -= 1;
+                if kind == ValueKind::Map {
+                    if let Ok(v) = value.get_item(&item) {
+                        defined_within(state, &v, budget, depth + 1)?;
+                    }
+                } else {
+                    defined_within(state, &item, budget, depth + 1)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The error for a panic inside minijinja (a bug there, reported by the panic message above).
@@ -609,6 +772,7 @@ pub const MAX_JSON_INDENT: u64 = 16;
 /// arguments is written here directly (the same bytes as minijinja's HTML-safe JSON): taking
 /// minijinja's `(indent, kwargs)` arguments allocates on every call, about 6% of a fleet render.
 fn tojson(
+    state: &minijinja::State,
     value: &minijinja::Value,
     args: minijinja::value::Rest<minijinja::value::ValueOrKwargs>,
 ) -> std::result::Result<minijinja::Value, minijinja::Error> {
@@ -617,6 +781,9 @@ fn tojson(
             return Ok(minijinja::Value::from_safe_string(json_string(text)));
         }
     }
+    // minijinja writes an undefined value as `null`: a misspelt name would render as a null
+    // field with exit 0.
+    defined(state, value)?;
     let args = args.into_values();
     let (indent, kwargs): (Option<minijinja::Value>, minijinja::value::Kwargs) =
         minijinja::value::from_args(&args)?;
@@ -734,12 +901,12 @@ fn render_set(
         })?;
         let template = jinja
             .get_template(&name)
-            .map_err(|e| template_error(&e, &name, what))?;
+            .map_err(|e| template_error(&e, &name, what, Some(jinja)))?;
         let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             render_capped(&template, ctx)
         }))
         .map_err(|_| engine_panic(&name))?
-        .map_err(|e| template_error(&e, &name, what))?;
+        .map_err(|e| template_error(&e, &name, what, Some(jinja)))?;
         let Some(text) = text else {
             return Err(Error::new(
                 ErrorKind::Template,
@@ -852,16 +1019,31 @@ pub(crate) fn output_name(file: &str) -> std::result::Result<String, String> {
     }
 }
 
-fn template_error(err: &minijinja::Error, name: &str, what: &str) -> Error {
+fn template_error(
+    err: &minijinja::Error,
+    name: &str,
+    what: &str,
+    jinja: Option<&Jinja<'_>>,
+) -> Error {
     let mut location = Location::file(Path::new(TEMPLATES_DIR).join(name));
     if let (Some(err_name), Some(line)) = (err.name(), err.line()) {
         location = Location::file(Path::new(TEMPLATES_DIR).join(err_name));
         location.line = Some(line);
     }
-    let mut message = format!(
-        "{} (rendering for {what})",
-        err.detail().unwrap_or("template error")
-    );
+    let detail = err.detail().unwrap_or("template error");
+    // minijinja names an undefined expression itself (`x.y` is undefined); any other error
+    // quotes the expression it stopped at, so that a line with several says which.
+    let at = match (jinja, err.name(), err.range()) {
+        (Some(jinja), Some(err_name), Some(range)) if !detail.contains("` is undefined") => jinja
+            .get_template(err_name)
+            .ok()
+            .and_then(|t| t.source().get(range).map(str::trim).map(str::to_owned))
+            .filter(|code| !code.is_empty() && code.len() <= 120 && !code.contains('\n'))
+            .map(|code| format!("at `{code}`: "))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut message = format!("{at}{detail} (rendering for {what})");
     message = format!("{}: {message}", kind_label(err.kind()));
     Error::new(ErrorKind::Template, message).at(location)
 }

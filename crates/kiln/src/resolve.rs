@@ -36,7 +36,7 @@ pub struct Platform {
     pub regenerate: String,
     pub registry: Option<String>,
     pub cluster: Cluster,
-    pub values: BTreeMap<String, Value>,
+    pub values: crate::model::Ordered<Value>,
     /// Kind name to template set name.
     pub kinds: BTreeMap<String, String>,
     pub apps: BTreeMap<String, CatalogueApp>,
@@ -51,6 +51,8 @@ pub struct Platform {
     pub lint: crate::model::LintConfig,
     /// The schemas of the platform's custom resources, from the CRDs under `crds/`.
     pub(crate) crds: Arc<CrdSet>,
+    /// `tags:` of kiln.yaml: whether SemVer tags lose their `v`, accepted upstream tags.
+    pub tags: crate::model::TagPolicy,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,7 +70,7 @@ pub struct Environment {
     pub namespace: String,
     pub channel: Channel,
     pub state: EnvState,
-    pub values: BTreeMap<String, Value>,
+    pub values: crate::model::Ordered<Value>,
     /// Sorted by app, then kind.
     pub components: Vec<Component>,
     /// Catalogue apps the environment lists with `deploy: false`.
@@ -89,7 +91,7 @@ pub struct BundleUnit {
     /// Relative to the output root.
     pub dir: String,
     pub namespace: String,
-    pub values: BTreeMap<String, Value>,
+    pub values: crate::model::Ordered<Value>,
     /// The Helm chart whose objects the bundle renders, if it is a chart bundle.
     pub chart: Option<ChartUnit>,
 }
@@ -162,7 +164,18 @@ impl Source {
 }
 
 /// Computes the derived facts of a merged workload.
-pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: EnvState) -> Derived {
+///
+/// The image reference is `image[:tag][@digest]`. An image the platform builds (a bare name,
+/// following its environment's channel) is joined to the registry; an upstream image
+/// (`channel: pinned`) or a name with a `/` is used as written, so `redis` pinned to `7-alpine`
+/// is `redis:7-alpine`.
+pub fn derive(
+    app: &str,
+    workload: &Workload,
+    registry: Option<&str>,
+    state: EnvState,
+    upstream: bool,
+) -> Derived {
     let declared = workload.replicas.unwrap_or(1);
     let replicas = if state == EnvState::Closed {
         0
@@ -170,15 +183,22 @@ pub fn derive(app: &str, workload: &Workload, registry: Option<&str>, state: Env
         declared
     };
     let image = workload.image.as_deref().unwrap_or_default();
-    let image = match registry {
-        Some(registry) if !image.contains('/') => {
+    let mut image_ref = match registry {
+        Some(registry) if !image.contains('/') && !upstream => {
             format!("{}/{image}", registry.trim_end_matches('/'))
         }
         _ => image.to_owned(),
     };
-    let tag = workload.tag.as_deref().unwrap_or_default();
+    if let Some(tag) = workload.tag.as_deref().filter(|t| !t.is_empty()) {
+        image_ref.push(':');
+        image_ref.push_str(tag);
+    }
+    if let Some(digest) = workload.digest.as_deref() {
+        image_ref.push('@');
+        image_ref.push_str(digest);
+    }
     Derived {
-        image_ref: format!("{image}:{tag}"),
+        image_ref,
         replicas,
         multi_replica: replicas >= 2,
         pdb: (replicas >= 2).then_some(Pdb { min_available: 1 }),
@@ -290,6 +310,7 @@ fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
         release: file.release.clone(),
         lint: file.lint.clone(),
         crds: Arc::new(crds(&sources.crds)?),
+        tags: file.tags.clone(),
     };
 
     // Environments resolve independently, on every core; the first error in file order wins.
@@ -592,10 +613,16 @@ fn resolve_env(
                 health.port = health.port.or(workload.port);
             }
             let component_key = format!("{app_key}.{kind}");
+            let tag_rule = TagRule::of(file.channel, workload.channel);
+            let upstream = tag_rule == TagRule::Pinned;
             for required in ["image", "tag"] {
                 let missing = match required {
                     "image" => workload.image.as_deref().is_none_or(str::is_empty),
-                    _ => workload.tag.as_deref().is_none_or(str::is_empty),
+                    // An upstream image may be pinned by its digest alone.
+                    _ => {
+                        workload.tag.as_deref().is_none_or(str::is_empty)
+                            && !(upstream && workload.digest.is_some())
+                    }
                 };
                 if missing {
                     return Err(model_err(
@@ -607,10 +634,56 @@ fn resolve_env(
                     ));
                 }
             }
-            let tag_rule = TagRule::of(file.channel, workload.channel);
+            let image = workload.image.clone().unwrap_or_default();
+            if let (true, Some(registry)) = (upstream, platform.registry.as_deref()) {
+                let registry = registry.trim_end_matches('/');
+                if image
+                    .strip_prefix(registry)
+                    .is_some_and(|r| r.starts_with('/'))
+                {
+                    let source = provenance.get("channel").unwrap_or(&provenance["image"]);
+                    return Err(Error::new(
+                        ErrorKind::Model,
+                        format!(
+                            "environment `{name}`, app `{app}` ({kind}): `{image}` is under the \
+                             platform's registry `{registry}`, an image the platform builds: it \
+                             follows the environment's `channel: {}`; `channel: pinned` is for \
+                             upstream images",
+                            TagRule::from(file.channel)
+                        ),
+                    )
+                    .at(source.location()));
+                }
+            }
+            if let Some(digest) = workload.digest.as_deref() {
+                if let Err(why) = crate::tag::check_digest(digest) {
+                    return Err(Error::new(
+                        ErrorKind::Model,
+                        format!("environment `{name}`, app `{app}` ({kind}): {why}"),
+                    )
+                    .at(provenance["digest"].location()));
+                }
+            }
             let written = workload.tag.clone().unwrap_or_default();
+            let excepted = || {
+                upstream
+                    && platform
+                        .tags
+                        .exceptions
+                        .iter()
+                        .any(|e| e.image == image && e.tag == written)
+            };
             match tag_rule.check(&written) {
-                Ok(tag) => workload.tag = Some(tag),
+                Ok(tag) => {
+                    workload.tag = Some(crate::tag::deployed_tag(
+                        tag_rule,
+                        &tag,
+                        platform.tags.strip_v,
+                    ))
+                }
+                // A digest alone pins an upstream image.
+                Err(_) if upstream && written.is_empty() => workload.tag = None,
+                Err(_) if excepted() => {}
                 Err(why) if strict_tags => {
                     let source = &provenance["tag"];
                     let whose = match tag_rule {
@@ -629,7 +702,13 @@ fn resolve_env(
                 }
                 Err(_) => {}
             }
-            let derived = derive(app, &workload, platform.registry.as_deref(), file.state);
+            let derived = derive(
+                app,
+                &workload,
+                platform.registry.as_deref(),
+                file.state,
+                upstream,
+            );
             let namespace = place
                 .namespace
                 .clone()
@@ -896,6 +975,7 @@ mod tests {
                 &workload(declared),
                 Some("reg.example/x"),
                 EnvState::Open,
+                false,
             );
             assert_eq!(d.replicas, replicas);
             assert_eq!(d.multi_replica, multi, "{declared:?}");
@@ -909,7 +989,7 @@ mod tests {
 
     #[test]
     fn closed_environment_scales_to_zero_without_pdb() {
-        let d = derive("web", &workload(Some(3)), None, EnvState::Closed);
+        let d = derive("web", &workload(Some(3)), None, EnvState::Closed, false);
         assert_eq!((d.replicas, d.multi_replica, d.pdb), (0, false, None));
     }
 
@@ -920,13 +1000,33 @@ mod tests {
             &workload(None),
             Some("reg.example/hn/"),
             EnvState::Open,
+            false,
         );
         assert_eq!(d.image_ref, "reg.example/hn/web:abc1234");
         let mut w = workload(None);
         w.image = Some("ghcr.io/get-convex/convex-backend".into());
         assert_eq!(
-            derive("web", &w, Some("reg"), EnvState::Open).image_ref,
+            derive("web", &w, Some("reg"), EnvState::Open, false).image_ref,
             "ghcr.io/get-convex/convex-backend:abc1234"
+        );
+        // An upstream (pinned) image is written as is: registry-less, with a digest.
+        let mut w = workload(None);
+        w.image = Some("busybox".into());
+        w.tag = Some("1.36".into());
+        assert_eq!(
+            derive("web", &w, Some("reg"), EnvState::Open, true).image_ref,
+            "busybox:1.36"
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        w.digest = Some(digest.clone());
+        assert_eq!(
+            derive("web", &w, Some("reg"), EnvState::Open, true).image_ref,
+            format!("busybox:1.36@{digest}")
+        );
+        w.tag = None;
+        assert_eq!(
+            derive("web", &w, Some("reg"), EnvState::Open, true).image_ref,
+            format!("busybox@{digest}")
         );
         assert_eq!(d.secret, "web-secrets");
     }

@@ -14,7 +14,8 @@
 //! | `stable` | `X.Y.Z` | `0.5.0` |
 //! | `pinned` | an upstream version: any tag with a digit and no `latest` part | `7-alpine` |
 //!
-//! The SemVer rules accept a leading `v` and strip it: `v0.5.0` renders as `0.5.0`.
+//! The SemVer rules accept a leading `v` and keep it: `v0.5.0` renders as `v0.5.0`, unless the
+//! platform's tag policy says `strip_v` ([`deployed_tag`]).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -129,8 +130,8 @@ impl TagRule {
         matches!(self, TagRule::Alpha | TagRule::Rc | TagRule::Stable)
     }
 
-    /// Checks `tag` against the rule. Returns the tag to deploy (a SemVer tag without its
-    /// leading `v`) or why the tag breaks the rule.
+    /// Checks `tag` against the rule. Returns the tag as written (a SemVer tag keeps its
+    /// leading `v`; [`deployed_tag`] applies the platform's policy) or why it breaks the rule.
     pub fn check(self, tag: &str) -> std::result::Result<String, String> {
         let shown = tag.escape_debug();
         if tag.is_empty() {
@@ -194,7 +195,7 @@ impl TagRule {
                     _ => numeric_suffix(pre, "alpha").is_some_and(|n| n == 1 || n == 2),
                 };
                 if ok {
-                    Ok(bare.to_owned())
+                    Ok(tag.to_owned())
                 } else if pre.is_empty() {
                     Err(format!(
                         "`{tag}` is a stable version, not {}",
@@ -218,6 +219,36 @@ impl TagRule {
             TagRule::Sha => "a git commit SHA",
             TagRule::Pinned => "a pinned upstream version",
         }
+    }
+}
+
+/// The tag a checked tag is deployed as: without its leading `v` when the platform's tag policy
+/// strips it (`tags: { strip_v: true }`, SemVer rules only), else as written.
+pub fn deployed_tag(rule: TagRule, checked: &str, strip_v: bool) -> String {
+    match checked.strip_prefix('v') {
+        Some(bare) if strip_v && rule.is_semver() => bare.to_owned(),
+        _ => checked.to_owned(),
+    }
+}
+
+/// The SemVer version of a tag a SemVer rule accepted (`v0.5.0` is 0.5.0).
+pub fn semver_of(tag: &str) -> Option<Version> {
+    Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()
+}
+
+/// Checks an image digest: `sha256:` and 64 lowercase hex digits.
+pub fn check_digest(digest: &str) -> std::result::Result<(), String> {
+    let hex = digest.strip_prefix("sha256:");
+    match hex {
+        Some(hex)
+            if hex.len() == 64 && hex.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "`{}` is not an image digest (`sha256:` and 64 lowercase hex digits)",
+            digest.escape_debug()
+        )),
     }
 }
 
@@ -430,6 +461,9 @@ pub fn promoted_tag(
     let source_tag = source_rule.check(source_tag).map_err(|why| {
         format!("the source holds no tag valid for promotion ({source_rule} rule: {why})")
     })?;
+    // A `v` the source's tag carries is kept in the derived tag (the platform's policy may
+    // strip it when it is written).
+    let v_prefix = if source_tag.starts_with('v') { "v" } else { "" };
     let derived =
         match (source_rule, target_rule) {
             (TagRule::Pinned, _) | (_, TagRule::Pinned) => {
@@ -456,15 +490,15 @@ pub fn promoted_tag(
                 ))
             }
             (_, TagRule::Stable) => {
-                let v = Version::parse(&source_tag).expect("checked by the source rule");
-                Version::new(v.major, v.minor, v.patch).to_string()
+                let v = semver_of(&source_tag).expect("checked by the source rule");
+                format!("{v_prefix}{}", Version::new(v.major, v.minor, v.patch))
             }
             (TagRule::Rc, TagRule::Rc) => source_tag,
             (_, TagRule::Rc) => {
-                let v = Version::parse(&source_tag).expect("checked by the source rule");
+                let v = semver_of(&source_tag).expect("checked by the source rule");
                 let core = Version::new(v.major, v.minor, v.patch);
                 let last = target_current
-                    .and_then(|t| Version::parse(t.strip_prefix('v').unwrap_or(t)).ok())
+                    .and_then(semver_of)
                     .filter(|t| (t.major, t.minor, t.patch) == (core.major, core.minor, core.patch))
                     .and_then(|t| {
                         t.pre
@@ -473,7 +507,7 @@ pub fn promoted_tag(
                             .and_then(|n| n.parse::<u64>().ok())
                     })
                     .unwrap_or(0);
-                format!("{core}-rc.{}", last + 1)
+                format!("{v_prefix}{core}-rc.{}", last + 1)
             }
         };
     let derived = target_rule.check(&derived).map_err(|why| {
@@ -483,10 +517,9 @@ pub fn promoted_tag(
         )
     })?;
     if target_rule.is_semver() {
-        let current =
-            target_current.and_then(|t| Version::parse(t.strip_prefix('v').unwrap_or(t)).ok());
+        let current = target_current.and_then(semver_of);
         if let Some(current) = current {
-            let new = Version::parse(&derived).expect("checked by the target rule");
+            let new = semver_of(&derived).expect("checked by the target rule");
             if new.cmp_precedence(&current) == Ordering::Less {
                 return Err(format!(
                     "promoting would downgrade the target from {current} to {new}"

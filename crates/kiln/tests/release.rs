@@ -40,6 +40,9 @@ apps:
   kv:
     components:
       cache: {}
+# Seed 004's CI publishes SemVer tags without the `v`.
+tags:
+  strip_v: true
 ";
 
 const TEST_YAML: &str = "\
@@ -289,10 +292,11 @@ fn tag_rules_per_channel() {
         (Sha, "3F9C2AB", Err("upper-case hex digits")),
         (Sha, "git-3f9c2ab", Err("is not a git commit SHA")),
         (Sha, "0.5.0", Err("is not a git commit SHA")),
-        // alpha: X.Y.Z-alpha.RUN.ATTEMPT or X.Y.Z-alpha.N, leading v stripped
+        // alpha: X.Y.Z-alpha.RUN.ATTEMPT or X.Y.Z-alpha.N, a leading v kept (the platform's
+        // policy may strip it: `deployed_tag`)
         (Alpha, "0.5.0-alpha.123.1", Ok("0.5.0-alpha.123.1")),
         (Alpha, "0.5.0-alpha.1", Ok("0.5.0-alpha.1")),
-        (Alpha, "v0.5.0-alpha.123.1", Ok("0.5.0-alpha.123.1")),
+        (Alpha, "v0.5.0-alpha.123.1", Ok("v0.5.0-alpha.123.1")),
         (
             Alpha,
             "0.5.0-alpha",
@@ -316,14 +320,14 @@ fn tag_rules_per_channel() {
         (Alpha, "3f9c2ab", Err("is not a SemVer version")),
         // rc: X.Y.Z-rc.N
         (Rc, "0.5.0-rc.1", Ok("0.5.0-rc.1")),
-        (Rc, "v1.2.3-rc.12", Ok("1.2.3-rc.12")),
+        (Rc, "v1.2.3-rc.12", Ok("v1.2.3-rc.12")),
         (Rc, "0.5.0-rc", Err("not a release candidate")),
         (Rc, "0.5.0-rc.1.1", Err("not a release candidate")),
         (Rc, "0.5.0-alpha.1.1", Err("not a release candidate")),
         (Rc, "0.5.0", Err("is a stable version")),
         // stable: X.Y.Z
         (Stable, "0.5.0", Ok("0.5.0")),
-        (Stable, "v0.5.0", Ok("0.5.0")),
+        (Stable, "v0.5.0", Ok("v0.5.0")),
         (Stable, "0.5", Err("is not a SemVer version")),
         (Stable, "0.5.0-rc.1", Err("not a stable version")),
         (Stable, "0.5.0+build.1", Err("build metadata")),
@@ -414,6 +418,99 @@ fn the_shelf_platform_renders_with_v_stripped_and_pinned_upstream_tags() {
     let rendered = kiln::render(&platform).unwrap();
     let text = &rendered.files["production/shop/deployment.yaml"].text;
     assert!(text.contains("value: \"0.4.2\""), "{text}");
+}
+
+/// Issue 17, point 3: a tag renders as written unless the platform's policy strips the `v`;
+/// set-image writes the tag that renders.
+#[test]
+fn a_leading_v_is_kept_unless_the_platform_strips_it() {
+    let shelf = Shelf::new();
+    shelf.edit("kiln.yaml", "tags:\n  strip_v: true\n", "");
+    shelf.edit("environments/production.yaml", "tag: 0.4.2", "tag: v0.4.2");
+    let platform = kiln::Platform::load(&shelf.root).unwrap();
+    assert_eq!(
+        image(&platform, "production", "shop"),
+        "reg.example.dev/shelf/shop:v0.4.2"
+    );
+    let plan = kiln::plan_set_image(&shelf.sources(), "test", &[], "v0.5.1-alpha.124.2").unwrap();
+    assert_eq!(plan.changes[0].to, "v0.5.1-alpha.124.2");
+    shelf.edit("environments/staging.yaml", "0.5.0-rc.1", "v0.5.0-rc.1");
+    let plan = kiln::plan_promote(&shelf.sources(), "staging", "production", &[]).unwrap();
+    let tags: Vec<&str> = plan.changes.iter().map(|c| c.to.as_str()).collect();
+    assert!(
+        !tags.is_empty() && tags.iter().all(|t| *t == "v0.5.0"),
+        "{tags:?}"
+    );
+}
+
+/// Issue 17, point 3: upstream images without a registry and with digests; a moving upstream
+/// tag only by a recorded exception; an image under the platform's registry cannot be pinned.
+#[test]
+fn upstream_references_digests_exceptions_and_own_images() {
+    let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+    let shelf = Shelf::new();
+    shelf.edit(
+        "kiln.yaml",
+        "image: docker.io/library/valkey",
+        "image: busybox",
+    );
+    shelf.edit("kiln.yaml", "tag: 8.0.1-alpine", "tag: \"1.36\"");
+    let platform = kiln::Platform::load(&shelf.root).unwrap();
+    assert_eq!(image(&platform, "production", "kv"), "busybox:1.36");
+
+    let shelf = Shelf::new();
+    shelf.edit(
+        "kiln.yaml",
+        "      tag: 8.0.1-alpine\n",
+        &format!("      tag: 8.0.1-alpine\n      digest: {digest}\n"),
+    );
+    let platform = kiln::Platform::load(&shelf.root).unwrap();
+    assert_eq!(
+        image(&platform, "production", "kv"),
+        format!("docker.io/library/valkey:8.0.1-alpine@{digest}")
+    );
+    shelf.edit("kiln.yaml", "      tag: 8.0.1-alpine\n", "");
+    let platform = kiln::Platform::load(&shelf.root).unwrap();
+    assert_eq!(
+        image(&platform, "production", "kv"),
+        format!("docker.io/library/valkey@{digest}")
+    );
+    shelf.edit("kiln.yaml", &digest, "sha256:abc");
+    let err = shelf.load_err();
+    assert!(err.contains("`sha256:abc` is not an image digest"), "{err}");
+
+    // `redis:alpine` moves: refused, unless the platform records an exception with its reason.
+    let shelf = Shelf::new();
+    shelf.edit(
+        "kiln.yaml",
+        "image: docker.io/library/valkey",
+        "image: memcached",
+    );
+    shelf.edit("kiln.yaml", "tag: 8.0.1-alpine", "tag: alpine");
+    let err = shelf.load_err();
+    assert!(err.contains("`alpine` names no version"), "{err}");
+    shelf.edit(
+        "kiln.yaml",
+        "  strip_v: true\n",
+        "  strip_v: true\n  exceptions:\n    - { image: memcached, tag: alpine, reason: \"the cache is disposable; any recent memcached will do\" }\n",
+    );
+    let platform = kiln::Platform::load(&shelf.root).unwrap();
+    assert_eq!(image(&platform, "production", "kv"), "memcached:alpine");
+
+    // An image the platform builds follows its channel: `channel: pinned` does not let a
+    // branch name through.
+    let shelf = Shelf::new();
+    shelf.edit(
+        "kiln.yaml",
+        "image: docker.io/library/valkey",
+        "image: reg.example.dev/shelf/valkey",
+    );
+    let err = shelf.load_err();
+    assert!(
+        err.starts_with("kiln.yaml:15 (key `kinds.cache.defaults.channel`)")
+            && err.contains("is under the platform's registry `reg.example.dev/shelf`"),
+        "{err}"
+    );
 }
 
 #[test]

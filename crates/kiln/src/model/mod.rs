@@ -12,6 +12,11 @@ use serde_json::Value;
 
 pub use lint::{CustomResource, Exception, External, Item, LintConfig, ObjectSelector};
 
+/// A mapping users write whose order they choose: kept as written (`env` above all: Kubernetes
+/// resolves `$(VAR)` only to variables listed earlier). Layers merge into the order of the
+/// lowest layer that sets each key, later layers' new keys after it.
+pub type Ordered<V> = indexmap::IndexMap<String, V>;
+
 /// `kiln.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +31,7 @@ pub struct PlatformFile {
     #[serde(default)]
     pub cluster: Cluster,
     #[serde(default)]
-    pub values: BTreeMap<String, Value>,
+    pub values: Ordered<Value>,
     #[serde(default)]
     pub kinds: BTreeMap<String, KindDef>,
     #[serde(default)]
@@ -37,6 +42,34 @@ pub struct PlatformFile {
     /// `kiln lint`'s configuration: external references, custom resources, exceptions.
     #[serde(default)]
     pub lint: LintConfig,
+    /// How image tags are written and which upstream tags are accepted by exception.
+    #[serde(default)]
+    pub tags: TagPolicy,
+}
+
+/// `tags:` in kiln.yaml: the platform's tag policy on top of the channel rules.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagPolicy {
+    /// Render SemVer tags (`alpha`, `rc`, `stable` channels) without a leading `v`: `v0.5.0`
+    /// is deployed as `0.5.0`. Only for a platform whose CI publishes tags without the `v`
+    /// (seed 004); by default a tag renders exactly as written.
+    #[serde(default)]
+    pub strip_v: bool,
+    /// Upstream (`channel: pinned`) tags accepted although the pinned rule refuses them,
+    /// each with its reason, like lint exceptions.
+    #[serde(default)]
+    pub exceptions: Vec<TagException>,
+}
+
+/// One accepted upstream tag: `{ image: redis, tag: alpine, reason: ... }`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagException {
+    /// The image as the workload writes it (`redis`, `docker.io/library/redis`).
+    pub image: String,
+    pub tag: String,
+    pub reason: String,
 }
 
 /// `release:` in kiln.yaml: the platform's release version, for `kiln release`.
@@ -103,7 +136,7 @@ pub struct EnvFile {
     #[serde(default)]
     pub state: EnvState,
     #[serde(default)]
-    pub values: BTreeMap<String, Value>,
+    pub values: Ordered<Value>,
     #[serde(default)]
     pub place: BTreeMap<String, Place>,
     #[serde(default)]
@@ -167,7 +200,7 @@ pub struct Bundle {
     pub namespace: Option<String>,
     /// Free values the bundle's templates read as `bundle.values`.
     #[serde(default)]
-    pub values: BTreeMap<String, Value>,
+    pub values: Ordered<Value>,
     /// A Helm chart under `charts/<chart>/` (the platform's own, or vendored and pinned in
     /// `kiln.lock`): the bundle's objects are that chart's, rendered by `helm template`.
     #[serde(default)]
@@ -184,6 +217,9 @@ pub struct Bundle {
 pub struct Workload {
     pub image: Option<String>,
     pub tag: Option<String>,
+    /// An image digest (`sha256:<64 hex>`), appended as `@sha256:...`; with a tag or alone
+    /// (alone only for an upstream, `channel: pinned` image).
+    pub digest: Option<String>,
     /// `pinned`: the tag follows the `pinned` rule instead of the environment's channel.
     pub channel: Option<ComponentChannel>,
     pub replicas: Option<u32>,
@@ -199,12 +235,12 @@ pub struct Workload {
     pub resources: Option<Resources>,
     pub onepassword: Option<String>,
     pub secret: Option<String>,
-    pub env: Option<BTreeMap<String, String>>,
-    pub secret_env: Option<BTreeMap<String, SecretKeyRef>>,
+    pub env: Option<Ordered<String>>,
+    pub secret_env: Option<Ordered<SecretKeyRef>>,
     pub storage: Option<Storage>,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub annotations: Option<BTreeMap<String, String>>,
-    pub values: Option<BTreeMap<String, Value>>,
+    pub labels: Option<Ordered<String>>,
+    pub annotations: Option<Ordered<String>>,
+    pub values: Option<Ordered<Value>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -230,8 +266,8 @@ pub struct Probe {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
-    pub requests: Option<BTreeMap<String, String>>,
-    pub limits: Option<BTreeMap<String, String>>,
+    pub requests: Option<Ordered<String>>,
+    pub limits: Option<Ordered<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
