@@ -4,13 +4,16 @@
 //! per-environment view that templates see. This module does no IO.
 
 mod lint;
+mod patch;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub(crate) use lint::glob;
 pub use lint::{CustomResource, Exception, External, LintConfig, ObjectSelector};
+pub use patch::{JsonOp, PatchDef, PatchSelector};
 
 /// `kiln.yaml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +115,9 @@ pub struct EnvFile {
     pub bundles: Vec<Bundle>,
     #[serde(default)]
     pub apps: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Changes to rendered objects, applied after rendering and before lint.
+    #[serde(default)]
+    pub patches: Vec<PatchDef>,
 }
 
 /// The image tag rule of an environment (see [`crate::TagRule`] for the exact rules).
