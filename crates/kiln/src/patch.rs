@@ -376,7 +376,7 @@ fn merge_location(patch: &Patch, path: &str) -> Location {
                     (NodeValue::Map(entries), crate::fieldpath::Segment::Key(k)) => entries
                         .iter()
                         .find(|(name, _)| name.name == k)
-                        .map(|(name, v)| (v, name.line, name.column, format!("{key}.{k}"))),
+                        .map(|(name, v)| (v, name.line, name.column, crate::fieldpath::key(&key, &k))),
                     (NodeValue::Seq(items), crate::fieldpath::Segment::Name(n)) => items
                         .iter()
                         .enumerate()
