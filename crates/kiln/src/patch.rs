@@ -752,9 +752,9 @@ mod tests {
     fn deployment() -> Value {
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "api", "namespace": "prod", "labels": {"tier": "web"}},
+            "metadata": {"name": "shop", "namespace": "prod", "labels": {"tier": "web"}},
             "spec": {"replicas": 2, "template": {"spec": {
-                "containers": [{"name": "api", "image": "a:1", "env": [{"name": "A", "value": "1"}],
+                "containers": [{"name": "shop", "image": "a:1", "env": [{"name": "A", "value": "1"}],
                                 "ports": [{"name": "http", "containerPort": 80}]}],
                 "volumes": [{"name": "data", "emptyDir": {}}]
             }}}
@@ -765,8 +765,8 @@ mod tests {
         let patches = patches(text)?;
         let mut objects = vec![object];
         let mut files = [Target {
-            path: "api/deployment.yaml",
-            app: Some("api"),
+            path: "shop/deployment.yaml",
+            app: Some("shop"),
             objects: &mut objects,
         }];
         apply(&patches, "prod", &mut files)?;
@@ -776,7 +776,7 @@ mod tests {
     #[test]
     fn merge_by_name_adds_and_changes_items_and_null_deletes() {
         let out = run(
-            "patches:\n  - select: {kind: Deployment, name: api}\n    merge:\n      spec:\n        replicas: null\n        template:\n          spec:\n            containers:\n              - name: api\n                env: [{name: B, value: \"2\"}, {name: A, value: \"3\"}]\n                ports: [{containerPort: 80, protocol: TCP}]\n              - {name: side, image: \"s:1\"}\n",
+            "patches:\n  - select: {kind: Deployment, name: shop}\n    merge:\n      spec:\n        replicas: null\n        template:\n          spec:\n            containers:\n              - name: shop\n                env: [{name: B, value: \"2\"}, {name: A, value: \"3\"}]\n                ports: [{containerPort: 80, protocol: TCP}]\n              - {name: side, image: \"s:1\"}\n",
             deployment(),
         )
         .unwrap();
@@ -784,7 +784,7 @@ mod tests {
             out["spec"],
             json!({"template": {"spec": {
                 "containers": [
-                    {"name": "api", "image": "a:1",
+                    {"name": "shop", "image": "a:1",
                      "env": [{"name": "A", "value": "3"}, {"name": "B", "value": "2"}],
                      "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"}]},
                     {"name": "side", "image": "s:1"}],
@@ -809,7 +809,7 @@ mod tests {
         assert_eq!(keys, ["name", "namespace"]);
         let err = |text: &str| run(text, deployment()).unwrap_err().to_string();
         let missing = err("patches:\n  - select: {kind: Deployment}\n    json:\n      - {op: replace, path: /spec/nope/x, value: 1}\n");
-        assert!(missing.starts_with("environments/prod.yaml:4:9 (key `patches.0.json.0`): JSON patch operation 0 (`replace /spec/nope/x`): `/spec/nope/x` does not exist in Deployment prod/api"), "{missing}");
+        assert!(missing.starts_with("environments/prod.yaml:4:9 (key `patches.0.json.0`): JSON patch operation 0 (`replace /spec/nope/x`): `/spec/nope/x` does not exist in Deployment prod/shop"), "{missing}");
         let kind =
             err("patches:\n  - select: {kind: Deployment}\n    merge: {kind: StatefulSet}\n");
         assert!(
@@ -825,7 +825,7 @@ mod tests {
             "{unknown}"
         );
         let nothing = err("patches:\n  - select: {kind: Deployment, name: web}\n    merge: {spec: {replicas: 1}}\n");
-        assert!(nothing.starts_with("environments/prod.yaml:2:5 (key `patches.0`): the patch selects no object of environment `prod` (kind Deployment, name web); candidates: Deployment prod/api"), "{nothing}");
+        assert!(nothing.starts_with("environments/prod.yaml:2:5 (key `patches.0`): the patch selects no object of environment `prod` (kind Deployment, name web); candidates: Deployment prod/shop"), "{nothing}");
         let selector = err("patches:\n  - select: {kind: deployment}\n    merge: {spec: {}}\n");
         assert!(
             selector.contains("(key `patches.0.select.kind`): `deployment` is not a kind"),
