@@ -1452,7 +1452,13 @@ mod tests {
                             yaml::parse_documents(&spanned.text, &spanned.template_path)
                                 .unwrap()
                                 .iter()
-                                .map(Node::to_json)
+                                .map(|n| {
+                                    // Explain replays the environment's patches (`trace`).
+                                    let app = unit.component.map(|c| c.app.as_str());
+                                    crate::patch::trace(&env.patches, app, &n.to_json())
+                                        .unwrap()
+                                        .0
+                                })
                                 .collect();
                         let want = rendered
                             .files
