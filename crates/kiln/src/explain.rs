@@ -295,6 +295,10 @@ pub struct FieldHit {
     /// The data the template read there, and where each piece was set. Empty when the template
     /// wrote the value literally.
     pub references: Vec<Reference>,
+    /// The patch of the environment's file that set or changed the value after rendering; then
+    /// `template` is the patch's line too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Origin>,
 }
 
 /// The template line that wrote a value.
@@ -401,6 +405,8 @@ struct Files<'a> {
     platform_node: Node,
     env_file: PathBuf,
     env_node: Node,
+    /// The environment file's text, for the source line of a patch.
+    env_text: String,
 }
 
 impl<'a> Files<'a> {
@@ -424,6 +430,7 @@ impl<'a> Files<'a> {
             platform_node,
             env_file: env.file.clone(),
             env_node,
+            env_text: source.text.clone(),
         })
     }
 
@@ -951,7 +958,19 @@ fn explain_field(
                 .collect();
             for doc in yaml::parse_documents(&text, &template_path)? {
                 let object = doc.to_json();
-                for (path, node) in crate::fieldpath::leaves(&doc) {
+                let app = unit.component.map(|c| c.app.as_str());
+                for (path, leaf) in leaves_after_patches(env, app, &doc, &object)? {
+                    let node = match leaf {
+                        Leaf::Template(node) => node,
+                        Leaf::Patched(value, at) => {
+                            if field_selects(field, &path) {
+                                hits.push(patched_hit(files, &object, &out_path, path, value, at));
+                            } else {
+                                all_paths.push(path);
+                            }
+                            continue;
+                        }
+                    };
                     let selected = path == field
                         || path
                             .strip_prefix(field)
@@ -1004,6 +1023,7 @@ fn explain_field(
                         value,
                         template: source.line,
                         references,
+                        patch: None,
                     });
                 }
             }
@@ -1043,6 +1063,89 @@ fn explain_field(
         field: field.to_owned(),
         hits,
     })
+}
+
+/// A leaf of a rendered object: written by a template (its node in the template's output) or
+/// set by a patch of the environment (its value and the patch's location).
+enum Leaf<'a> {
+    Template(&'a Node),
+    Patched(Value, Location),
+}
+
+/// Whether the leaf at `path` is the queried `field` or below it.
+fn field_selects(field: &str, path: &str) -> bool {
+    path == field
+        || path
+            .strip_prefix(field)
+            .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+}
+
+/// The leaves of a rendered document once the environment's patches are applied, in document
+/// order: each written by the template, or set by a patch.
+fn leaves_after_patches<'d>(
+    env: &Environment,
+    app: Option<&str>,
+    doc: &'d Node,
+    object: &Value,
+) -> Result<Vec<(String, Leaf<'d>)>> {
+    let template_leaves = crate::fieldpath::leaves(doc);
+    if env.patches.is_empty() {
+        return Ok(template_leaves
+            .into_iter()
+            .map(|(p, n)| (p, Leaf::Template(n)))
+            .collect());
+    }
+    let (patched, set_by) = crate::patch::trace(&env.patches, app, object)?;
+    let nodes: BTreeMap<String, &Node> = template_leaves.into_iter().collect();
+    Ok(crate::fieldpath::leaves(&patched)
+        .into_iter()
+        .filter_map(|(p, v)| match set_by.get(&p) {
+            Some(at) => Some((p, Leaf::Patched(v.clone(), at.clone()))),
+            None => nodes.get(&p).map(|n| (p, Leaf::Template(n))),
+        })
+        .collect())
+}
+
+/// A hit for a leaf a patch set: the patch's line stands where the template line would.
+fn patched_hit(
+    files: &Files<'_>,
+    object: &Value,
+    out_path: &str,
+    path: String,
+    value: Value,
+    at: Location,
+) -> FieldHit {
+    let line = at.line.unwrap_or(0);
+    let source = files
+        .env_text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned();
+    FieldHit {
+        kind: object["kind"].as_str().unwrap_or_default().to_owned(),
+        namespace: object["metadata"]["namespace"].as_str().map(str::to_owned),
+        name: object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        file: out_path.to_owned(),
+        path,
+        value,
+        template: TemplateLine {
+            file: at.file.clone(),
+            line,
+            source,
+            expression: None,
+        },
+        references: Vec::new(),
+        patch: Some(Origin {
+            file: at.file,
+            key: at.key.unwrap_or_default(),
+            line,
+            layer: None,
+        }),
+    }
 }
 
 fn jinja_error(err: &minijinja::Error, name: &str) -> Error {
@@ -1365,7 +1468,13 @@ mod tests {
                             yaml::parse_documents(&spanned.text, &spanned.template_path)
                                 .unwrap()
                                 .iter()
-                                .map(Node::to_json)
+                                .map(|n| {
+                                    // Explain replays the environment's patches (`trace`).
+                                    let app = unit.component.map(|c| c.app.as_str());
+                                    crate::patch::trace(&env.patches, app, &n.to_json())
+                                        .unwrap()
+                                        .0
+                                })
                                 .collect();
                         let want = rendered
                             .files

@@ -29,6 +29,7 @@ mod load;
 pub mod model;
 mod object;
 mod par;
+mod patch;
 pub mod present;
 mod release;
 mod render;

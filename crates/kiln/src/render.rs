@@ -255,6 +255,7 @@ pub(crate) fn render_each(
         for unit_files in rendered {
             env_files.extend(unit_files?);
         }
+        patch_env(env, &mut env_files, &platform.regenerate)?;
         let mut refs: Vec<(&str, &RenderedFile)> = env_files
             .iter()
             .map(|f| (f.path.as_str(), &f.file))
@@ -1270,6 +1271,41 @@ fn with_header(regenerate: &str, source: &str, documents: &[Value]) -> String {
     // The tree is held in memory whole: keep no doubling slack.
     text.shrink_to_fit();
     text
+}
+
+/// Applies the environment's `patches` (`crate::patch`) before anything reads its files; a
+/// patched file is normalized and emitted again exactly as a rendered one.
+fn patch_env(env: &Environment, files: &mut [UnitFile], regenerate: &str) -> Result<()> {
+    if env.patches.is_empty() {
+        return Ok(());
+    }
+    let mut targets: Vec<crate::patch::Target<'_>> = files
+        .iter_mut()
+        .map(|f| crate::patch::Target {
+            path: &f.path,
+            app: f.file.origin.as_ref().and_then(|o| o.app.as_deref()),
+            objects: &mut f.file.objects,
+        })
+        .collect();
+    let changed = crate::patch::apply(&env.patches, &env.name, &mut targets)?;
+    for (unit, changed) in files.iter_mut().zip(changed) {
+        if !changed {
+            continue;
+        }
+        let file = &mut unit.file;
+        for object in &mut file.objects {
+            *object = normalize_object(std::mem::take(object)).map_err(|msg| {
+                Error::new(
+                    ErrorKind::Output,
+                    format!("{} after patching: {msg}", unit.path),
+                )
+                .at(Location::file(&env.file))
+            })?;
+        }
+        let source = file.origin.as_ref().map(FileOrigin::describe);
+        file.text = with_header(regenerate, &source.unwrap_or_default(), &file.objects);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -76,6 +76,8 @@ pub struct Environment {
     /// Catalogue apps the environment lists with `deploy: false`.
     pub not_deployed: Vec<NotDeployed>,
     pub bundles: Vec<BundleUnit>,
+    /// `patches:`, applied to the rendered objects before anything reads them.
+    pub patches: Vec<crate::patch::Patch>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -727,6 +729,7 @@ fn resolve_env(
         }
     }
 
+    let patches = crate::patch::resolve(&node, path, &file.patches)?;
     Ok(Environment {
         name,
         file: path.clone(),
@@ -738,6 +741,7 @@ fn resolve_env(
         components,
         not_deployed,
         bundles,
+        patches,
     })
 }
 

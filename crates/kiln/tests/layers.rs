@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["par", "yaml"],
     &["fieldpath", "model", "load"],
-    &["object", "tag", "crd", "chart"],
+    &["object", "tag", "crd", "chart", "patch"],
     &["resolve"],
     &["render"],
     &[

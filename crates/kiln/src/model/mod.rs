@@ -4,13 +4,16 @@
 //! per-environment view that templates see. This module does no IO.
 
 mod lint;
+mod patch;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub(crate) use lint::glob;
 pub use lint::{CustomResource, Exception, External, Item, LintConfig, ObjectSelector};
+pub use patch::{JsonOp, PatchDef, PatchSelector};
 
 /// A mapping users write whose order they choose: kept as written (`env` above all: Kubernetes
 /// resolves `$(VAR)` only to variables listed earlier). Layers merge into the order of the
@@ -145,6 +148,9 @@ pub struct EnvFile {
     pub bundles: Vec<Bundle>,
     #[serde(default)]
     pub apps: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Changes to rendered objects, applied after rendering and before lint.
+    #[serde(default)]
+    pub patches: Vec<PatchDef>,
 }
 
 /// The image tag rule of an environment (see [`crate::TagRule`] for the exact rules).

@@ -170,6 +170,17 @@ fn field_text(f: &FieldExplanation, output: &str, color: bool) -> String {
         }
         let t = &hit.template;
         let _ = writeln!(out, "  {} = {}", hit.path, show(&hit.value));
+        if let Some(patch) = &hit.patch {
+            let _ = writeln!(
+                out,
+                "    set by a patch: {}:{} (key `{}`)",
+                patch.file.display(),
+                patch.line,
+                patch.key
+            );
+            let _ = writeln!(out, "      {} | {}", t.line, t.source.trim());
+            continue;
+        }
         let _ = writeln!(out, "    written by {}:{}", t.file.display(), t.line);
         let _ = writeln!(out, "      {} | {}", t.line, t.source.trim());
         if hit.references.is_empty() {
