@@ -1032,11 +1032,16 @@ pub struct Affected {
     pub base: String,
     /// The diff's head label.
     pub head: String,
-    /// The environments with at least one object that differs, by name.
+    /// The environments with at least one object that differs, or a committed file that
+    /// differs from its render, by name.
     pub environments: Vec<String>,
-    /// One entry per changed (environment, app); `app` is `None` for objects of an
-    /// environment's bundles (namespaces, RBAC, shared secrets). Ready for a CI matrix's
-    /// `include`.
+    /// The head's committed files that differ from its render (what Argo CD would apply
+    /// instead), relative to the output root; their environments and apps are in `include`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub committed_drift: Vec<String>,
+    /// One entry per changed (environment, app); `app` is `null` in JSON for objects of an
+    /// environment's bundles (namespaces, RBAC, shared secrets) and for committed files no app
+    /// renders. Ready for a CI matrix's `include`.
     pub include: Vec<AffectedApp>,
 }
 
@@ -1061,11 +1066,22 @@ pub fn affected(diff: &Diff) -> Affected {
             });
         }
     }
+    let mut committed_drift = Vec::new();
+    for f in diff.committed.iter().flat_map(|c| &c.files) {
+        committed_drift.push(f.path.clone());
+        if let Some(env) = &f.environment {
+            include.insert(AffectedApp {
+                environment: env.clone(),
+                app: f.app.clone(),
+            });
+        }
+    }
     let environments: BTreeSet<String> = include.iter().map(|a| a.environment.clone()).collect();
     Affected {
         base: diff.base.clone(),
         head: diff.head.clone(),
         environments: environments.into_iter().collect(),
+        committed_drift,
         include: include.into_iter().collect(),
     }
 }

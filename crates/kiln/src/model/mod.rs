@@ -37,6 +37,19 @@ pub struct PlatformFile {
     /// `kiln lint`'s configuration: external references, custom resources, exceptions.
     #[serde(default)]
     pub lint: LintConfig,
+    /// `kiln diff`'s settings: `diff: { ignore: [field paths] }`.
+    #[serde(default)]
+    pub diff: DiffConfig,
+}
+
+/// `diff:` in kiln.yaml: field paths `kiln diff` leaves out (kiln's field-path syntax; a path
+/// matches everything below it, a leading `*` matches at any depth).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffConfig {
+    /// The paths to leave out, e.g. `metadata.labels["app.kubernetes.io/version"]`.
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 /// `release:` in kiln.yaml: the platform's release version, for `kiln release`.

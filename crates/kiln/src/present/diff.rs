@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::paint;
 use crate::diff::{
-    ChangeKind, CommittedState, Diff, EnvDiff, FieldChange, Impact, ImageChange, Level,
+    ChangeKind, CommittedState, Diff, EnvDiff, FieldChange, ImageChange, Impact, Level,
     ObjectChange,
 };
 use crate::yaml;
@@ -28,9 +28,7 @@ pub const COMMENT_MARKER: &str = "<!-- kiln-diff part ";
 
 fn show(v: &Value) -> String {
     match v {
-        Value::String(s) if !s.is_empty() && !s.contains(['\n', '"']) && s.trim() == s => {
-            s.clone()
-        }
+        Value::String(s) if !s.is_empty() && !s.contains(['\n', '"']) && s.trim() == s => s.clone(),
         _ => serde_json::to_string(v).expect("JSON values serialize"),
     }
 }
@@ -121,7 +119,8 @@ enum Entry<'a> {
 fn label_only(o: &ObjectChange) -> bool {
     o.change == ChangeKind::Changed
         && o.fields.iter().all(|f| {
-            f.path.starts_with("metadata.labels") || f.path.starts_with("spec.template.metadata.labels")
+            f.path.starts_with("metadata.labels")
+                || f.path.starts_with("spec.template.metadata.labels")
         })
 }
 
@@ -176,7 +175,13 @@ fn sections(env: &EnvDiff) -> Sections<'_> {
 fn anchor(env: &str, section: &str) -> String {
     let slug: String = section
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("kiln-{env}-{slug}")
 }
@@ -246,7 +251,9 @@ fn field_lines(f: &FieldChange, prefix: &str) -> Vec<Line> {
     let path = relative(&f.path, prefix);
     let mut out = Vec::new();
     match (&f.from, &f.to) {
-        (Some(Value::String(a)), Some(Value::String(b))) if a.contains('\n') || b.contains('\n') => {
+        (Some(Value::String(a)), Some(Value::String(b)))
+            if a.contains('\n') || b.contains('\n') =>
+        {
             out.push(('~', format!("{path}: (lines)")));
             let diff = similar::TextDiff::from_lines(a.as_str(), b.as_str());
             for group in diff.grouped_ops(2) {
@@ -257,7 +264,10 @@ fn field_lines(f: &FieldChange, prefix: &str) -> Vec<Line> {
                             similar::ChangeTag::Insert => '+',
                             similar::ChangeTag::Equal => ' ',
                         };
-                        out.push((sign, format!("    {}", change.value().trim_end_matches('\n'))));
+                        out.push((
+                            sign,
+                            format!("    {}", change.value().trim_end_matches('\n')),
+                        ));
                     }
                 }
                 out.push((' ', "    …".to_owned()));
@@ -292,13 +302,27 @@ fn object_lines(o: &ObjectChange) -> (String, Vec<Line>) {
         ChangeKind::Changed => {
             let paths: Vec<&str> = o.fields.iter().map(|f| f.path.as_str()).collect();
             let prefix = common_prefix(&paths);
-            let lines = o.fields.iter().flat_map(|f| field_lines(f, &prefix)).collect();
+            let lines = o
+                .fields
+                .iter()
+                .flat_map(|f| field_lines(f, &prefix))
+                .collect();
             (prefix, lines)
         }
         ChangeKind::Added | ChangeKind::Removed => {
-            let sign = if o.change == ChangeKind::Added { '+' } else { '-' };
-            let v = o.object.as_ref().expect("added and removed objects carry it");
-            (String::new(), yaml_lines(v).into_iter().map(|l| (sign, l)).collect())
+            let sign = if o.change == ChangeKind::Added {
+                '+'
+            } else {
+                '-'
+            };
+            let v = o
+                .object
+                .as_ref()
+                .expect("added and removed objects carry it");
+            (
+                String::new(),
+                yaml_lines(v).into_iter().map(|l| (sign, l)).collect(),
+            )
         }
     }
 }
@@ -312,7 +336,10 @@ fn changed_span(a: &str, b: &str) -> (usize, usize) {
         .find(|((_, x), y)| x != y)
         .map(|((i, _), _)| i)
         .unwrap_or(a.len().min(b.len()));
-    let pre = (0..=pre).rev().find(|&i| b.is_char_boundary(i) && a.is_char_boundary(i)).unwrap_or(0);
+    let pre = (0..=pre)
+        .rev()
+        .find(|&i| b.is_char_boundary(i) && a.is_char_boundary(i))
+        .unwrap_or(0);
     let suf = a[pre..]
         .chars()
         .rev()
@@ -451,7 +478,12 @@ fn text_lines(lines: &[Line], color: bool, out: &mut String) {
                     let (x, y) = changed_span(a, b);
                     let (ax, ay) = changed_span(b, a);
                     let hl = |s: &str, from: usize, to: usize, code: &str| {
-                        format!("{}{}{}", &s[..from], paint(color, code, &s[from..to]), &s[to..])
+                        format!(
+                            "{}{}{}",
+                            &s[..from],
+                            paint(color, code, &s[from..to]),
+                            &s[to..]
+                        )
                     };
                     let _ = writeln!(
                         out,
@@ -648,7 +680,12 @@ fn summary_markdown(diff: &Diff) -> String {
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let _ = writeln!(head, "- {icon} {}: {}", whom.join(", "), md_escape(&first.message));
+            let _ = writeln!(
+                head,
+                "- {icon} {}: {}",
+                whom.join(", "),
+                md_escape(&first.message)
+            );
         }
         if !env.images.is_empty() {
             head.push_str("\n| app | container | image |\n|---|---|---|\n");
@@ -689,7 +726,10 @@ pub fn diff_markdown(diff: &Diff, limit: usize) -> Vec<String> {
     let mut current = head;
     current.push_str("\n---\n");
     const CLOSE: &str = "\n</details>\n";
-    let push_block = |current: &mut String, parts: &mut Vec<String>, opener: &dyn Fn(bool) -> String, block: &str| {
+    let push_block = |current: &mut String,
+                      parts: &mut Vec<String>,
+                      opener: &dyn Fn(bool) -> String,
+                      block: &str| {
         if current.len() + block.len() + CLOSE.len() > limit {
             current.push_str(CLOSE);
             parts.push(std::mem::take(current));
@@ -737,15 +777,24 @@ pub fn diff_markdown(diff: &Diff, limit: usize) -> Vec<String> {
                         "| {} | `{}` | {} → {} |",
                         md_escape(&o.title()),
                         f.path,
-                        f.from.as_ref().map(|v| format!("`{}`", show(v))).unwrap_or_else(|| "–".to_owned()),
-                        f.to.as_ref().map(|v| format!("`{}`", show(v))).unwrap_or_else(|| "–".to_owned())
+                        f.from
+                            .as_ref()
+                            .map(|v| format!("`{}`", show(v)))
+                            .unwrap_or_else(|| "–".to_owned()),
+                        f.to.as_ref()
+                            .map(|v| format!("`{}`", show(v)))
+                            .unwrap_or_else(|| "–".to_owned())
                     );
                 }
             }
             block.push('\n');
             list.push((
                 anchor(&env.name, "labels"),
-                format!("<b>{}</b> · label-only changes: {} object(s)", env.name, s.labels.len()),
+                format!(
+                    "<b>{}</b> · label-only changes: {} object(s)",
+                    env.name,
+                    s.labels.len()
+                ),
                 vec![block],
             ));
         }
@@ -786,7 +835,12 @@ fn number(mut parts: Vec<String>) -> Vec<String> {
 fn markdown_block(e: &Entry<'_>) -> String {
     let (title, o) = match e {
         Entry::One(o) => (
-            format!("**{}** {} <sub>`{}`</sub>", md_escape(&o.title()), verb(o), o.file),
+            format!(
+                "**{}** {} <sub>`{}`</sub>",
+                md_escape(&o.title()),
+                verb(o),
+                o.file
+            ),
             *o,
         ),
         Entry::Same(os) => (
