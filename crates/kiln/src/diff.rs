@@ -914,10 +914,14 @@ fn short_leaf(path: &str) -> String {
     let Ok(segments) = crate::fieldpath::parse(path) else {
         return path.to_owned();
     };
+    use crate::fieldpath::Segment;
     let n = segments.len();
+    let in_container = n >= 3
+        && matches!(&segments[n - 3], Segment::Key(k) if k == "containers" || k == "initContainers");
     let keep = if n >= 2
-        && matches!(segments[n - 1], crate::fieldpath::Segment::Key(_))
-        && !matches!(segments[n - 2], crate::fieldpath::Segment::Key(_))
+        && !in_container
+        && matches!(segments[n - 1], Segment::Key(_))
+        && !matches!(segments[n - 2], Segment::Key(_))
     {
         3
     } else {
