@@ -204,13 +204,10 @@ fn configmap_edit_is_a_line_diff() {
     let diff = repo.diff();
     let (text, md) = formats(&diff);
     keep("configmap", &md);
+    assert!(text.contains("collection_interval: 30s -> 60s"), "{text}");
     assert!(
-        text.contains("    -       collection_interval: 30s"),
-        "{text}"
-    );
-    assert!(
-        text.contains("    +       collection_interval: 60s"),
-        "{text}"
+        md.contains("-         collection_interval: 30s\n+         collection_interval: 60s"),
+        "{md}"
     );
     insta::assert_snapshot!(md);
 }
