@@ -51,6 +51,10 @@ pub(crate) const HIDDEN: &str = "‹hidden›";
 /// Whether a key or variable name names a credential (`DB_PASSWORD`, `apiKey`,
 /// `NEXTAUTH_SECRET`), and not a reference to one (`secretName`, `tokenPath`, `passwordFile`).
 pub(crate) fn is_credential_name(name: &str) -> bool {
+    // Domain-qualified keys are annotations and labels (`operator.1password.io/auto-restart`).
+    if name.contains('/') || name.contains("1password") {
+        return false;
+    }
     let k: String = name
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -185,7 +189,8 @@ fn mask_walk(v: &mut Value, credential_key: bool, masked: &mut bool) {
             if s == HIDDEN {
                 return;
             }
-            if (credential_key && !s.is_empty()) || looks_like_credential(s) {
+            let flag = matches!(s.as_str(), "true" | "false");
+            if (credential_key && !s.is_empty() && !flag) || looks_like_credential(s) {
                 *s = HIDDEN.to_owned();
                 *masked = true;
             } else if s.contains('\n') {

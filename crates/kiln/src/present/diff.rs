@@ -666,7 +666,7 @@ fn summary_markdown(diff: &Diff) -> String {
             let icon = match first.level {
                 Level::Danger => "⛔",
                 Level::Warning => "⚠️",
-                Level::Notice => "•",
+                Level::Notice => "",
             };
             let whom: Vec<String> = all
                 .iter()
