@@ -848,7 +848,7 @@ fn markdown_block(e: &Entry<'_>) -> String {
                 "**The same change in {} objects**: {}",
                 os.len(),
                 os.iter()
-                    .map(|o| format!("{}", md_escape(&o.title())))
+                    .map(|o| md_escape(&o.title()))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
