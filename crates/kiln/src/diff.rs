@@ -918,7 +918,9 @@ fn short_leaf(path: &str) -> String {
     let n = segments.len();
     let in_container = n >= 3
         && matches!(&segments[n - 3], Segment::Key(k) if k == "containers" || k == "initContainers");
-    let keep = if n >= 2
+    let keep = if matches!(segments.last(), Some(Segment::Name(_))) {
+        2
+    } else if n >= 2
         && !in_container
         && matches!(segments[n - 1], Segment::Key(_))
         && !matches!(segments[n - 2], Segment::Key(_))

@@ -137,6 +137,13 @@ fn run(name: &str) {
         assert_eq!(affected.include.len(), 1, "{affected:?}");
         assert!(affected.include[0].app.is_some(), "{affected:?}");
     }
+    // Commit ids change with every run: the snapshot names them by role.
+    let mut md = md;
+    for (commit, role) in [(&diff.base_commit, "<base>"), (&diff.head_commit, "<head>")] {
+        if let Some(c) = commit {
+            md = md.replace(&c[..7], role);
+        }
+    }
     insta::assert_snapshot!(name, md);
 }
 

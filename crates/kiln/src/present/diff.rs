@@ -664,8 +664,8 @@ fn summary_markdown(diff: &Diff) -> String {
         );
         for (first, all) in grouped(&env.impact) {
             let icon = match first.level {
-                Level::Danger => "⛔",
-                Level::Warning => "⚠️",
+                Level::Danger => "⛔ ",
+                Level::Warning => "⚠️ ",
                 Level::Notice => "",
             };
             let whom: Vec<String> = all
@@ -682,7 +682,7 @@ fn summary_markdown(diff: &Diff) -> String {
                 .collect();
             let _ = writeln!(
                 head,
-                "- {icon} {}: {}",
+                "- {icon}{}: {}",
                 whom.join(", "),
                 md_escape(&first.message)
             );
