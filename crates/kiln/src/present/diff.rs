@@ -689,15 +689,24 @@ fn summary_markdown(diff: &Diff) -> String {
         }
         if !env.images.is_empty() {
             head.push_str("\n| app | container | image |\n|---|---|---|\n");
+            // The same move of one container in many apps is one row.
+            let mut rows: Vec<(Vec<String>, &str, (String, String))> = Vec::new();
             for i in &env.images {
-                let (a, b) = image_pair(i);
+                let pair = image_pair(i);
+                match rows
+                    .iter_mut()
+                    .find(|(_, c, p)| *c == i.container && *p == pair)
+                {
+                    Some((apps, _, _)) => apps.push(md_escape(&owner(i))),
+                    None => rows.push((vec![md_escape(&owner(i))], &i.container, pair)),
+                }
+            }
+            for (apps, container, (a, b)) in rows {
                 let _ = writeln!(
                     head,
-                    "| {} | {} | `{}` → `{}` |",
-                    md_escape(&owner(i)),
-                    md_escape(&i.container),
-                    a,
-                    b
+                    "| {} | {} | `{a}` → `{b}` |",
+                    apps.join(", "),
+                    md_escape(container)
                 );
             }
         }
