@@ -44,10 +44,6 @@ impl Repo {
         }
         common::git_commit(&self.root, message);
     }
-
-    fn diff(&self) -> kiln::Diff {
-        kiln::diff_revisions(&self.root, "HEAD~1", Some("HEAD")).unwrap()
-    }
 }
 
 /// Every format of the diff, checked for the secret; the text and the markdown (parts joined).
