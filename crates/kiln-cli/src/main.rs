@@ -96,6 +96,11 @@ enum Command {
         head: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: DiffFormat,
+        /// Leave out a field path (repeatable), in kiln's path syntax; a leading `*` matches
+        /// at any depth: --ignore '*.metadata.labels["app.kubernetes.io/version"]'. Adds to
+        /// kiln.yaml's `diff.ignore`.
+        #[arg(long, value_name = "PATH")]
+        ignore: Vec<String>,
     },
     /// List the environments and apps whose rendered objects differ between two revisions, as
     /// JSON for a CI matrix (`include`).
@@ -254,7 +259,12 @@ fn run(cli: &Cli) -> kiln::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Lint { format, .. } => lint(&ctx, *format, out),
-        Command::Diff { base, head, format } => diff(&ctx, base, head.as_deref(), *format, out),
+        Command::Diff {
+            base,
+            head,
+            format,
+            ignore,
+        } => diff(&ctx, base, head.as_deref(), *format, ignore, out),
         Command::Affected { base, head } => affected(&ctx, base, head.as_deref(), out),
         Command::Envs { format } => {
             let envs = kiln::envs(&ctx.platform()?);
@@ -488,9 +498,10 @@ fn diff(
     base: &str,
     head: Option<&str>,
     format: DiffFormat,
+    ignore: &[String],
     out: &mut impl Write,
 ) -> kiln::Result<ExitCode> {
-    let diff = kiln::diff_revisions(ctx.root, base, head)?;
+    let diff = kiln::diff_revisions_with(ctx.root, base, head, ignore)?;
     let _ = match format {
         DiffFormat::Text => write!(out, "{}", kiln::present::diff_text(&diff, ctx.color())),
         DiffFormat::Json => writeln!(out, "{}", json(&diff)),

@@ -91,9 +91,9 @@ pub fn promote(ctx: &Ctx<'_>, args: &PromoteArgs, out: &mut impl Write) -> kiln:
     let before = kiln::render(&plan.before)?;
     let after = kiln::render(&plan.after)?;
     let diff = kiln::diff(
-        "current",
+        &format!("{} now", args.to),
         &before,
-        &format!("promote {}->{}", args.from, args.to),
+        &format!("{} with {}'s tags", args.to, args.from),
         &after,
     );
     match args.format {

@@ -208,7 +208,6 @@ pub fn parse(path: &str) -> Result<Vec<Segment>, String> {
 
 /// Writes segments back as a path: `render(&parse(p)?) == p` for every path this module
 /// writes.
-#[cfg(test)]
 pub fn render(segments: &[Segment]) -> String {
     let mut out = String::new();
     for s in segments {

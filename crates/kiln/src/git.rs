@@ -394,3 +394,61 @@ pub fn ignored(root: &Path, paths: &[String]) -> Result<Vec<Ignored>> {
     }
     Ok(out)
 }
+
+/// The committed output tree of the platform at `root` in commit `rev`: each file's path
+/// relative to `output` and its bytes (lossily decoded; files over [`MAX_DATA_FILE`] read as
+/// empty). `None` when the commit has no such directory.
+pub fn read_output_at(
+    root: &Path,
+    rev: &str,
+    output: &str,
+) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+    let commit = resolve_rev(root, rev)?;
+    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?)
+        .trim()
+        .to_owned();
+    let dir = format!("{prefix}{output}/");
+    let listing = git(
+        root,
+        &[
+            "ls-tree",
+            "-r",
+            "-l",
+            "-z",
+            "--full-tree",
+            &commit,
+            "--",
+            &dir,
+        ],
+    )?;
+    let mut entries = Vec::new();
+    for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let record = String::from_utf8_lossy(record);
+        let Some((meta, path)) = record.split_once('\t') else {
+            continue;
+        };
+        let Some(rel) = path.strip_prefix(&dir) else {
+            continue;
+        };
+        let fields: Vec<&str> = meta.split_whitespace().collect();
+        if fields.get(1) != Some(&"blob") {
+            continue;
+        }
+        let size: u64 = fields.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
+        entries.push((rel.to_owned(), fields[2].to_owned(), size));
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let small: Vec<&(String, String, u64)> =
+        entries.iter().filter(|e| e.2 <= MAX_DATA_FILE).collect();
+    let blobs = cat_blobs(root, small.iter().map(|e| e.1.as_str()))?;
+    let mut out: std::collections::BTreeMap<String, String> = entries
+        .iter()
+        .map(|e| (e.0.clone(), String::new()))
+        .collect();
+    for (e, bytes) in small.into_iter().zip(blobs) {
+        out.insert(e.0.clone(), String::from_utf8_lossy(&bytes).into_owned());
+    }
+    Ok(Some(out))
+}

@@ -53,8 +53,8 @@ pub use resolve::{resolve, Component, Environment, Platform};
 pub use scaffold::{init, InitReport, DEFAULT_PLATFORM_NAME, SCAFFOLD};
 pub use semver::Version;
 pub use workflow::{
-    apply_plan, check, diff_revisions, lint_platform, render, render_and_lint, render_at,
-    render_to_disk, vendor_chart, verify_charts, Checked, Rendering,
+    apply_plan, check, diff_revisions, diff_revisions_with, lint_platform, render, render_and_lint,
+    render_at, render_to_disk, vendor_chart, verify_charts, Checked, Rendering,
 };
 pub use write::{check_tree, write_tree, Drift, WriteOptions, WriteReport};
 

@@ -15,8 +15,12 @@
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use crate::chart::{self, Cache, ChartRequest, Helm, Lock};
-use crate::diff::{diff, Diff};
+use crate::diff::{
+    diff, diff_with, Committed, CommittedFile, CommittedState, Diff, DiffOptions, LintNote,
+};
 use crate::error::Result;
 use crate::error::{Error, Location};
 use crate::git::Ignored;
@@ -263,12 +267,242 @@ pub fn render_at(root: &Path, rev: &str) -> Result<Rendered> {
 }
 
 /// `kiln diff` and `kiln affected`: the rendered objects of `base` against those of `head`
-/// (a revision, or the working tree when `None`).
+/// (a revision, or the working tree when `None`), with the head platform's `diff.ignore`.
 pub fn diff_revisions(root: &Path, base: &str, head: Option<&str>) -> Result<Diff> {
+    diff_revisions_with(root, base, head, &[])
+}
+
+/// [`diff_revisions`] with more field paths to ignore (`kiln diff --ignore`). Besides the
+/// object diff it records the commit ids, the head's lint errors (what `kiln render` would
+/// refuse) and how the head's committed output tree differs from its render (what Argo CD
+/// applies). Environments come in the platform's order: by channel (`sha`, `alpha`, `rc`,
+/// `stable`: the promotion order), then by name; closed environments are marked.
+pub fn diff_revisions_with(
+    root: &Path,
+    base: &str,
+    head: Option<&str>,
+    ignore: &[String],
+) -> Result<Diff> {
+    let base_commit = crate::git::resolve_rev(root, base)?;
     let base_tree = render_at(root, base)?;
-    let (head_label, head_tree) = match head {
-        Some(rev) => (rev.to_owned(), render_at(root, rev)?),
-        None => ("working tree".to_owned(), render(&Platform::load(root)?)?),
+    let (head_label, head_commit, head_sources) = match head {
+        Some(rev) => (
+            rev.to_owned(),
+            Some(crate::git::resolve_rev(root, rev)?),
+            crate::git::load_at(root, rev)?,
+        ),
+        None => (
+            "working tree".to_owned(),
+            None,
+            Some(crate::load::load(root)?),
+        ),
     };
-    Ok(diff(base, &base_tree, &head_label, &head_tree))
+    let Some(sources) = head_sources else {
+        let mut d = diff(base, &base_tree, &head_label, &Rendered::default());
+        d.base_commit = Some(base_commit);
+        d.head_commit = head_commit;
+        return Ok(d);
+    };
+    let platform = match head {
+        Some(_) => crate::resolve::resolve_lenient(&sources)?,
+        None => crate::resolve::resolve(&sources)?,
+    };
+    let head_tree = render(&platform)?;
+    let mut options = DiffOptions {
+        ignore: ignore_list(&sources)?,
+        ..DiffOptions::default()
+    };
+    options.ignore.extend(ignore.iter().cloned());
+    for (i, p) in ignore.iter().enumerate() {
+        check_ignore(p).map_err(|m| {
+            crate::error::Error::new(
+                crate::error::ErrorKind::Model,
+                format!("--ignore `{p}` (#{}): {m}", i + 1),
+            )
+        })?;
+    }
+    let mut envs: Vec<&crate::resolve::Environment> = platform.environments.iter().collect();
+    envs.sort_by_key(|e| (e.channel as u8, e.name.clone()));
+    options.environments = envs
+        .iter()
+        .map(|e| (e.name.clone(), e.state == crate::model::EnvState::Closed))
+        .collect();
+    options.singletons = singletons(&platform);
+    let mut d = diff_with(base, &base_tree, &head_label, &head_tree, &options);
+    d.base_commit = Some(base_commit);
+    d.head_commit = head_commit;
+    d.lint_errors = crate::lint::lint(&platform, &head_tree)
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == crate::lint::Severity::Error)
+        .map(|f| LintNote {
+            environment: f.env,
+            rule: f.rule.to_owned(),
+            object: f.object,
+            path: f.path,
+            message: mask_message(&f.message),
+        })
+        .collect();
+    let committed = match head {
+        Some(rev) => crate::git::read_output_at(root, rev, &platform.output)?,
+        None => read_output_dir(&platform.output_root())?,
+    };
+    d.committed = Some(compare_committed(committed, &head_tree));
+    Ok(d)
+}
+
+/// A lint message may quote the value it judges: mask anything that looks like a credential.
+fn mask_message(message: &str) -> String {
+    let mut v = serde_json::Value::String(message.to_owned());
+    crate::object::mask_secrets(&mut v);
+    let masked = v.as_str().unwrap_or_default().to_owned();
+    // A quoted value after a credential-sounding word is masked whole.
+    if crate::object::is_credential_name(message) && message.contains('"') {
+        let mut out = String::new();
+        for (i, part) in masked.split('"').enumerate() {
+            out.push_str(if i % 2 == 1 {
+                crate::object::HIDDEN
+            } else {
+                part
+            });
+            out.push('"');
+        }
+        out.pop();
+        return out;
+    }
+    masked
+}
+
+/// The hook for declared singletons: `(environment, app)` pairs that must never run more
+/// than one replica. The model has no such declaration yet, so the set is empty; when it has,
+/// this is the one place to read it.
+fn singletons(_platform: &Platform) -> std::collections::BTreeSet<(String, String)> {
+    std::collections::BTreeSet::new()
+}
+
+fn check_ignore(pattern: &str) -> std::result::Result<(), String> {
+    let bare = pattern.strip_prefix('*').unwrap_or(pattern);
+    let bare = bare.strip_prefix('.').unwrap_or(bare);
+    if bare.is_empty() {
+        return Err("an empty path would ignore everything".to_owned());
+    }
+    crate::fieldpath::parse(bare).map(|_| ())
+}
+
+/// `diff.ignore` of the platform's kiln.yaml, each path checked.
+fn ignore_list(sources: &crate::load::Sources) -> Result<Vec<String>> {
+    let file = &sources.platform;
+    let values = crate::yaml::parse_values(&file.text, &file.path)?;
+    let mut out = Vec::new();
+    for (line, doc) in values {
+        for (i, p) in doc["diff"]["ignore"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let p = p.as_str().unwrap_or_default();
+            check_ignore(p).map_err(|m| {
+                crate::error::Error::new(crate::error::ErrorKind::Model, m)
+                    .at(crate::error::Location::at(&file.path, line, 1)
+                        .with_key(format!("diff.ignore[{i}]")))
+            })?;
+            out.push(p.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn read_output_dir(root: &Path) -> Result<Option<BTreeMap<String, String>>> {
+    if !root.is_dir() {
+        return Ok(None);
+    }
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).map_err(|e| crate::error::Error::io("read", &dir, e))?
+        {
+            let entry = entry.map_err(|e| crate::error::Error::io("read", &dir, e))?;
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .map_err(|e| crate::error::Error::io("read", &path, e))?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("under the root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let text = std::fs::read(&path)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                out.insert(rel, text);
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The committed files against the render: changed, missing and extra (generated by kiln but
+/// no longer rendered) files, each with the environment and app it belongs to.
+fn compare_committed(
+    committed: Option<BTreeMap<String, String>>,
+    rendered: &Rendered,
+) -> Committed {
+    let Some(committed) = committed else {
+        return Committed::default();
+    };
+    let owner = |path: &str| -> (Option<String>, Option<String>) {
+        if let Some(f) = rendered.files.get(path) {
+            return (f.env.clone(), f.app().map(str::to_owned));
+        }
+        // The environment of the nearest rendered file in the same or a parent directory.
+        let mut dir = path;
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            dir = parent;
+            let prefix = format!("{dir}/");
+            if let Some(f) = rendered
+                .files
+                .iter()
+                .find(|(p, f)| p.starts_with(&prefix) && f.env.is_some())
+            {
+                return (f.1.env.clone(), None);
+            }
+        }
+        (None, None)
+    };
+    let mut files = Vec::new();
+    for (path, file) in &rendered.files {
+        let state = match committed.get(path) {
+            Some(text) if *text == file.text => continue,
+            Some(_) => CommittedState::Changed,
+            None => CommittedState::Missing,
+        };
+        let (environment, app) = owner(path);
+        files.push(CommittedFile {
+            path: path.clone(),
+            state,
+            environment,
+            app,
+        });
+    }
+    for (path, text) in &committed {
+        if !rendered.files.contains_key(path) && text.starts_with(crate::render::GENERATED_MARKER) {
+            let (environment, app) = owner(path);
+            files.push(CommittedFile {
+                path: path.clone(),
+                state: CommittedState::Extra,
+                environment,
+                app,
+            });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Committed {
+        present: true,
+        files,
+    }
 }

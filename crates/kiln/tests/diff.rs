@@ -65,16 +65,7 @@ fn image_tag_bump_is_one_field_and_called_out() {
     repo.edit("environments/prod.yaml", "5d6e7f8", "9a9a9a9");
     repo.commit("bump blog");
     let diff = repo.last_diff();
-    insta::assert_snapshot!(kiln::present::diff_text(&diff, false), @r#"
-    kiln diff HEAD~1..HEAD
-      preview: no changes
-      prod: 1 changed
-        image Deployment mini/blog container blog: reg.example.dev/mini/blog:5d6e7f8 -> reg.example.dev/mini/blog:9a9a9a9
-
-    == prod
-    ~ Deployment mini/blog (apps/blog/deployment.yaml)
-        ~ spec.template.spec.containers[name=blog].image: "reg.example.dev/mini/blog:5d6e7f8" -> "reg.example.dev/mini/blog:9a9a9a9"
-    "#);
+    insta::assert_snapshot!(kiln::present::diff_text(&diff, false));
     assert_eq!(
         affected(&diff),
         [("prod".to_owned(), Some("blog".to_owned()))]
@@ -174,7 +165,8 @@ fn a_template_change_touches_every_app_it_renders() {
         .iter()
         .map(|f| f.path.as_str())
         .collect();
-    assert_eq!(fields, ["spec.template.metadata.annotations.team"]);
+    // The annotations mapping is new: one subtree, shown as a YAML block.
+    assert_eq!(fields, ["spec.template.metadata.annotations"]);
 }
 
 #[test]
@@ -193,7 +185,13 @@ fn markdown_splits_at_the_limit_between_objects() {
     assert!(parts.len() > 1, "{parts:#?}");
     for (i, part) in parts.iter().enumerate() {
         assert!(part.len() <= limit, "part {i} has {} chars", part.len());
-        assert!(part.starts_with(&format!("<sub>part {} of {}</sub>", i + 1, parts.len())));
+        assert!(part.starts_with(&format!(
+            "{}{} -->\n<sub>part {} of {}</sub>",
+            kiln::present::COMMENT_MARKER,
+            i + 1,
+            i + 1,
+            parts.len()
+        )));
         // No object block is cut: every ```diff fence is closed in the same part.
         assert_eq!(
             part.matches("```diff").count(),

@@ -24,19 +24,28 @@ pub type Ordered<V> = indexmap::IndexMap<String, V>;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformFile {
+    /// The platform's name, a DNS-1123 label.
     pub name: String,
+    /// The output root: one visible directory directly in the platform directory (`k8s` by
+    /// default).
     #[serde(default = "default_output")]
     pub output: String,
+    /// The command named in every generated file's header (`kiln render` by default).
     #[serde(default = "default_regenerate")]
     pub regenerate: String,
+    /// The registry relative image names are joined to; `None`: images are used as written.
     #[serde(default)]
     pub registry: Option<String>,
+    /// Facts about the cluster, visible to templates as `platform.cluster`.
     #[serde(default)]
     pub cluster: Cluster,
+    /// Free platform-wide values, visible to templates as `platform.values`.
     #[serde(default)]
     pub values: Ordered<Value>,
+    /// Component kinds by name.
     #[serde(default)]
     pub kinds: BTreeMap<String, KindDef>,
+    /// The app catalogue, by app name.
     #[serde(default)]
     pub apps: BTreeMap<String, AppDef>,
     /// Where the platform's release version lives (seed 004's root `package.json`).
@@ -48,6 +57,9 @@ pub struct PlatformFile {
     /// How image tags are written and which upstream tags are accepted by exception.
     #[serde(default)]
     pub tags: TagPolicy,
+    /// `kiln diff`'s settings: `diff: { ignore: [field paths] }`.
+    #[serde(default)]
+    pub diff: DiffConfig,
 }
 
 /// `tags:` in kiln.yaml: the platform's tag policy on top of the channel rules.
@@ -71,8 +83,20 @@ pub struct TagPolicy {
 pub struct TagException {
     /// The image as the workload writes it (`redis`, `docker.io/library/redis`).
     pub image: String,
+    /// The accepted tag, exactly as written.
     pub tag: String,
+    /// Why the moving tag is acceptable.
     pub reason: String,
+}
+
+/// `diff:` in kiln.yaml: field paths `kiln diff` leaves out (kiln's field-path syntax; a path
+/// matches everything below it, a leading `*` matches at any depth).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffConfig {
+    /// The paths to leave out, e.g. `metadata.labels["app.kubernetes.io/version"]`.
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 /// `release:` in kiln.yaml: the platform's release version, for `kiln release`.
@@ -95,12 +119,16 @@ fn default_regenerate() -> String {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
+    /// The Kubernetes distribution (`k3s`).
     #[serde(default)]
     pub distribution: Option<String>,
+    /// The Kubernetes version (`v1.34`).
     #[serde(default)]
     pub version: Option<String>,
+    /// The number of nodes.
     #[serde(default)]
     pub nodes: Option<u32>,
+    /// The CNI plugin (`flannel`).
     #[serde(default)]
     pub cni: Option<String>,
     /// Whether the CNI enforces NetworkPolicies.
@@ -112,6 +140,7 @@ pub struct Cluster {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KindDef {
+    /// The template set under `templates/`; `None`: the set named like the kind.
     #[serde(default)]
     pub templates: Option<String>,
     /// Validated and merged from the YAML node tree, which keeps positions.
@@ -124,8 +153,10 @@ pub struct KindDef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppDef {
+    /// A one-line description of the app.
     #[serde(default)]
     pub description: Option<String>,
+    /// The app's components: kind name to the catalogue's workload layer for it.
     pub components: BTreeMap<String, Value>,
 }
 
@@ -133,19 +164,29 @@ pub struct AppDef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvFile {
+    /// The environment's root inside the output tree (`.` for the root itself).
     pub dir: String,
+    /// The default namespace of everything the environment renders.
     pub namespace: String,
+    /// The image tag rule of the environment's components.
     pub channel: Channel,
+    /// `open`, or `closed` to scale every workload to zero.
     #[serde(default)]
     pub state: EnvState,
+    /// Free environment values, visible to templates as `env.values`.
     #[serde(default)]
     pub values: Ordered<Value>,
+    /// Where each kind's components land, by kind name.
     #[serde(default)]
     pub place: BTreeMap<String, Place>,
+    /// The environment's workload layer per kind, by kind name.
     #[serde(default)]
     pub defaults: BTreeMap<String, Value>,
+    /// Template sets rendered once for the environment.
     #[serde(default)]
     pub bundles: Vec<Bundle>,
+    /// The apps the environment carries: app name to its entry, which maps each component
+    /// kind to the highest workload layer, plus `deploy: false` with a `reason`.
     #[serde(default)]
     pub apps: BTreeMap<String, BTreeMap<String, Value>>,
     /// Changes to rendered objects, applied after rendering and before lint.
@@ -153,7 +194,7 @@ pub struct EnvFile {
     pub patches: Vec<PatchDef>,
 }
 
-/// The image tag rule of an environment (see [`crate::TagRule`] for the exact rules).
+/// The image tag rule of an environment (see [`crate::tag::TagRule`] for the exact rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
@@ -172,22 +213,28 @@ pub enum Channel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ComponentChannel {
+    /// The tag follows the `pinned` rule: any tag with a digit and no `latest` part.
     Pinned,
 }
 
+/// Whether an environment's workloads run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EnvState {
+    /// Workloads run with their declared replicas.
     #[default]
     Open,
     /// Every workload scaled to zero; volumes and claims kept.
     Closed,
 }
 
+/// Where one kind's components land in an environment.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Place {
+    /// The directory, relative to the environment's `dir`; `{app}` is replaced by the app name.
     pub dir: String,
+    /// The components' namespace; `None`: the environment's.
     #[serde(default)]
     pub namespace: Option<String>,
 }
@@ -221,72 +268,112 @@ pub struct Bundle {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
+    /// The image repository; joined to the platform's `registry` unless it contains a `/` or
+    /// the workload is `channel: pinned`.
     pub image: Option<String>,
+    /// The image tag, checked against the tag rule.
     pub tag: Option<String>,
     /// An image digest (`sha256:<64 hex>`), appended as `@sha256:...`; with a tag or alone
     /// (alone only for an upstream, `channel: pinned` image).
     pub digest: Option<String>,
     /// `pinned`: the tag follows the `pinned` rule instead of the environment's channel.
     pub channel: Option<ComponentChannel>,
+    /// The declared replica count (a closed environment runs 0).
     pub replicas: Option<u32>,
     /// The most copies that may run at once, rollouts included (`1`: a singleton, like a
     /// scheduler that must not run twice). Lint fails on more replicas, and on a rolling
     /// update that would start another copy before the old one stops.
     pub max_replicas: Option<u32>,
+    /// The container port; the Service targets it.
     pub port: Option<u16>,
+    /// Public hostnames; none means no Ingress.
     pub hosts: Option<Vec<String>>,
+    /// Whether the Ingress serves TLS, with a certificate from cert-manager.
     pub tls: Option<bool>,
+    /// The health endpoint and the probes that use it.
     pub health: Option<Health>,
+    /// The declared worst-case start time in seconds; lint checks the startup budget covers
+    /// it.
     pub startup_seconds: Option<u32>,
+    /// Container resource requests and limits.
     pub resources: Option<Resources>,
+    /// The 1Password item (`vaults/<vault>/items/<item>`) synced into the component's Secret.
     pub onepassword: Option<String>,
+    /// The name of the Secret the component reads; `None`: `<app>-secrets`.
     pub secret: Option<String>,
+    /// Plain (non-secret) environment variables, in written order.
     pub env: Option<Ordered<String>>,
+    /// Environment variables read from a Secret by reference, in written order.
     pub secret_env: Option<Ordered<SecretKeyRef>>,
+    /// The component's persistent volume.
     pub storage: Option<Storage>,
+    /// Extra pod labels.
     pub labels: Option<Ordered<String>>,
+    /// Extra pod annotations.
     pub annotations: Option<Ordered<String>>,
+    /// Free extras for the kind's templates.
     pub values: Option<Ordered<Value>>,
 }
 
+/// A workload's health endpoint and probes.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
+    /// The HTTP path the probes request (each probe may override it).
     pub path: Option<String>,
+    /// The probes' port; `None`: the workload's `port`.
     pub port: Option<u16>,
+    /// The liveness probe's settings.
     pub liveness: Option<Probe>,
+    /// The readiness probe's settings.
     pub readiness: Option<Probe>,
+    /// The startup probe's settings; `None`: no startup probe.
     pub startup: Option<Probe>,
 }
 
+/// One HTTP probe's settings (times in seconds).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
+    /// The path this probe requests; `None`: `health.path`.
     pub path: Option<String>,
+    /// `initialDelaySeconds`.
     pub initial_delay: Option<u32>,
+    /// `periodSeconds`.
     pub period: Option<u32>,
+    /// `timeoutSeconds`.
     pub timeout: Option<u32>,
+    /// `failureThreshold`: consecutive failures before the probe fails.
     pub failure_threshold: Option<u32>,
 }
 
+/// Container resources, as Kubernetes quantities by resource name (`cpu: 100m`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
+    /// `resources.requests`.
     pub requests: Option<Ordered<String>>,
+    /// `resources.limits`.
     pub limits: Option<Ordered<String>>,
 }
 
+/// An environment variable's value taken from a key of a Secret.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretKeyRef {
+    /// The Secret's name.
     pub secret: String,
+    /// The key in the Secret, in its exact case.
     pub key: String,
 }
 
+/// A workload's persistent volume.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
+    /// The requested size, a Kubernetes quantity (`10Gi`).
     pub size: Option<String>,
+    /// The StorageClass name (`local-path`).
     pub class: Option<String>,
 }
 

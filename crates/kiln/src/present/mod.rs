@@ -10,7 +10,7 @@ mod explain;
 mod lint;
 mod table;
 
-pub use diff::{diff_markdown, diff_text, GITHUB_COMMENT_LIMIT};
+pub use diff::{diff_markdown, diff_text, COMMENT_MARKER, GITHUB_COMMENT_LIMIT};
 pub use drift::drift_text;
 pub use envs::envs_text;
 pub use explain::explain_text;
