@@ -560,3 +560,126 @@ fn helm_runs_in_a_controlled_environment() {
         "{args}"
     );
 }
+
+/// The whole path a user takes, on a platform: vendor a chart from a repository (served on
+/// loopback) into a chart bundle, render it into the tree, commit; a tampered vendored file
+/// stops the render; re-vendoring a new version shows in `kiln diff` as the objects it changes.
+#[test]
+fn a_chart_bundle_is_vendored_rendered_guarded_and_upgraded() {
+    let Some(helm_path) = support::helm_or_skip("the chart bundle test") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&repo).unwrap();
+    let url = serve(repo.clone());
+    let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chart-repo/otel-agent");
+    for version in ["0.1.0", "0.2.0"] {
+        let mut cmd = helm_cmd(&helm_path, &home);
+        cmd.arg("package")
+            .arg(agent.join(version))
+            .arg("--destination")
+            .arg(&repo);
+        run(cmd);
+    }
+    let mut cmd = helm_cmd(&helm_path, &home);
+    cmd.args(["repo", "index"]).arg(&repo).args(["--url", &url]);
+    run(cmd);
+
+    // The mini platform with a chart bundle in prod.
+    let root = tmp.path().join("platform");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"),
+        &root,
+    );
+    std::fs::write(root.join(".gitignore"), ".kiln/\n").unwrap();
+    let prod = root.join("environments/prod.yaml");
+    let text = std::fs::read_to_string(&prod).unwrap().replace(
+        "bundles:\n",
+        "bundles:\n  - { templates: agent, chart: otel-agent, release: agent, dir: agent }\n",
+    );
+    std::fs::write(&prod, text).unwrap();
+    std::fs::create_dir_all(root.join("templates/agent")).unwrap();
+    std::fs::write(
+        root.join("templates/agent/values.yaml.j2"),
+        "clusterName: {{ env.name | tojson }}\n",
+    )
+    .unwrap();
+    let spec = |version: &str| ChartSpec {
+        name: "otel-agent".into(),
+        repository: url.clone(),
+        chart: "otel-agent".into(),
+        version: version.into(),
+    };
+    let write = |root: &Path| {
+        let platform = kiln::Platform::load(root).unwrap();
+        let rendered = kiln::render(&platform).unwrap();
+        kiln::write_tree(&platform.output_root(), &rendered, &Default::default()).unwrap();
+        rendered
+    };
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    };
+
+    kiln::vendor_chart(&root, &spec("0.1.0")).unwrap();
+    let rendered = write(&root);
+    let daemonset = rendered
+        .files
+        .get("agent/daemonset-agent-otel-agent.yaml")
+        .expect("the chart's DaemonSet, one object per file named by kind and name");
+    assert!(daemonset.text.starts_with(kiln::GENERATED_MARKER));
+    assert!(daemonset
+        .text
+        .contains("from environments/prod.yaml and charts/otel-agent/templates/daemonset.yaml"));
+    assert_eq!(daemonset.objects[0]["metadata"]["namespace"], "mini");
+    assert!(
+        !rendered.files.keys().any(|p| p.contains("test-health")),
+        "helm test hooks are left out"
+    );
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "otel-agent 0.1.0"]);
+
+    // A vendored file that no longer matches its lock entry: render refuses, naming it.
+    let values = root.join("charts/otel-agent/values.yaml");
+    let original = std::fs::read_to_string(&values).unwrap();
+    std::fs::write(&values, format!("{original}\n# edited by hand\n")).unwrap();
+    let err = kiln::render(&kiln::Platform::load(&root).unwrap()).unwrap_err();
+    assert!(
+        err.to_string().contains("otel-agent") && err.to_string().contains("values.yaml"),
+        "{err}"
+    );
+    std::fs::write(&values, original).unwrap();
+
+    // Upgrade: re-vendor 0.2.0, re-render; the diff against the commit shows the new image.
+    kiln::vendor_chart(&root, &spec("0.2.0")).unwrap();
+    let lock = std::fs::read_to_string(root.join("kiln.lock")).unwrap();
+    assert!(lock.contains("version: \"0.2.0\""), "{lock}");
+    write(&root);
+    let diff = kiln::diff_revisions(&root, "HEAD", None).unwrap();
+    let text = kiln::present::diff_text(&diff, false);
+    assert!(text.contains("DaemonSet mini/agent-otel-agent"), "{text}");
+    assert!(
+        text.contains("0.111.0") && text.contains("0.116.0"),
+        "the image moves with the chart's appVersion:\n{text}"
+    );
+}
