@@ -268,7 +268,7 @@ pub struct DiffOptions {
     /// The environments in the platform's order (promotion order: channel, then name), with
     /// whether the head side closes them. Environments not listed follow, by name.
     pub environments: Vec<(String, bool)>,
-    /// Field paths to leave out ([`crate::fieldpath`] syntax). A path matches itself and
+    /// Field paths to leave out (kiln's field-path syntax). A path matches itself and
     /// everything below it; a leading `*` matches at any depth (`*.metadata.labels["a.io/v"]`).
     pub ignore: Vec<String>,
     /// `(environment, app)` pairs the platform declares singletons (must never run twice);

@@ -42,6 +42,7 @@ pub struct Rendered {
     pub files: BTreeMap<String, RenderedFile>,
 }
 
+/// One file of the rendered tree: a template's output or a kustomization.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedFile {
     /// The environment the file belongs to; `None` for a kustomization of a directory no

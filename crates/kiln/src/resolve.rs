@@ -29,19 +29,27 @@ use crate::yaml::{self, Node, NodeValue};
 /// A validated platform with every environment resolved.
 #[derive(Debug, Clone)]
 pub struct Platform {
+    /// The platform directory, as given to [`crate::load`].
     pub root: PathBuf,
+    /// The platform's name (`name:` of kiln.yaml).
     pub name: String,
     /// The output root, relative to the platform root.
     pub output: String,
+    /// The command named in every generated file's header; one line.
     pub regenerate: String,
+    /// The registry relative image names are joined to.
     pub registry: Option<String>,
+    /// Facts about the cluster (`platform.cluster` in templates).
     pub cluster: Cluster,
+    /// Free platform-wide values (`platform.values` in templates).
     pub values: crate::model::Ordered<Value>,
     /// Kind name to template set name.
     pub kinds: BTreeMap<String, String>,
+    /// The app catalogue, by app name.
     pub apps: BTreeMap<String, CatalogueApp>,
     /// Sorted by name.
     pub environments: Vec<Environment>,
+    /// Every file under `templates/`, paths relative to it; sorted.
     pub templates: Vec<SourceFile>,
     /// Data files under `files/`, readable by templates as `files["name"]`.
     pub files: Vec<SourceFile>,
@@ -55,44 +63,61 @@ pub struct Platform {
     pub tags: crate::model::TagPolicy,
 }
 
+/// An app of the catalogue.
 #[derive(Debug, Clone, Serialize)]
 pub struct CatalogueApp {
+    /// Its one-line description, if it has one.
     pub description: Option<String>,
+    /// The kinds of its components, sorted.
     pub kinds: Vec<String>,
 }
 
+/// One environment, resolved: every deployed component with its effective settings.
 #[derive(Debug, Clone)]
 pub struct Environment {
+    /// The environment's name: its file name without `.yaml`.
     pub name: String,
+    /// Its file, relative to the platform root (`environments/prod.yaml`).
     pub file: PathBuf,
     /// The environment's root inside the output tree (`.` for the root itself).
     pub dir: String,
+    /// The default namespace of everything it renders.
     pub namespace: String,
+    /// The tag rule of its components (those not `channel: pinned`).
     pub channel: Channel,
+    /// Whether its workloads run (`closed`: every replica count is 0).
     pub state: EnvState,
+    /// Free environment values (`env.values` in templates).
     pub values: crate::model::Ordered<Value>,
     /// Sorted by app, then kind.
     pub components: Vec<Component>,
     /// Catalogue apps the environment lists with `deploy: false`.
     pub not_deployed: Vec<NotDeployed>,
+    /// Its bundles, in written order.
     pub bundles: Vec<BundleUnit>,
     /// `patches:`, applied to the rendered objects before anything reads them.
     pub patches: Vec<crate::patch::Patch>,
 }
 
+/// An app an environment lists with `deploy: false`.
 #[derive(Debug, Clone, Serialize)]
 pub struct NotDeployed {
+    /// The app's name.
     pub app: String,
+    /// Why it is not deployed (`reason:`).
     pub reason: String,
 }
 
 /// A bundle placed in the output tree.
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleUnit {
+    /// The template set it renders.
     pub templates: String,
     /// Relative to the output root.
     pub dir: String,
+    /// The namespace of its objects: the bundle's, else the environment's.
     pub namespace: String,
+    /// Free values its templates read as `bundle.values`.
     pub values: crate::model::Ordered<Value>,
     /// The Helm chart whose objects the bundle renders, if it is a chart bundle.
     pub chart: Option<ChartUnit>,
@@ -101,22 +126,30 @@ pub struct BundleUnit {
 /// A chart bundle's chart: `charts/<name>/` of the platform, and its release name.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ChartUnit {
+    /// The chart's name: its directory under `charts/`.
     pub name: String,
+    /// The release name (`.Release.Name`): the bundle's `release`, else the chart's name.
     pub release: String,
 }
 
 /// One component of one app in one environment, with its effective settings.
 #[derive(Debug, Clone)]
 pub struct Component {
+    /// The app's name.
     pub app: String,
+    /// The component's kind.
     pub kind: String,
+    /// The template set the kind renders.
     pub templates: String,
     /// Relative to the output root.
     pub dir: String,
+    /// Its namespace: the kind's `place` namespace, else the environment's.
     pub namespace: String,
+    /// The effective settings: the four layers merged.
     pub workload: Workload,
     /// The rule the image tag follows: the environment's channel, or `pinned`.
     pub tag_rule: TagRule,
+    /// Facts computed from the settings (image reference, replicas, budget, Secret).
     pub derived: Derived,
     /// For each set leaf (`health.liveness.period`), where its value came from.
     /// Paths and sources are shared (`Arc`): a kind's defaults give the same source to every

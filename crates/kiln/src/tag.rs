@@ -66,10 +66,15 @@ pub const MUTABLE_TAGS: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TagRule {
+    /// A git commit SHA: 7 to 40 lowercase hex digits.
     Sha,
+    /// An alpha pre-release, `X.Y.Z-alpha.RUN.ATTEMPT` (CI) or `X.Y.Z-alpha.N` (manual).
     Alpha,
+    /// A release candidate, `X.Y.Z-rc.N`.
     Rc,
+    /// A stable version, `X.Y.Z`.
     Stable,
+    /// An upstream image's own version: any tag with a digit and no `latest` part.
     Pinned,
 }
 
@@ -99,6 +104,7 @@ impl TagRule {
         }
     }
 
+    /// The rule's name as written in the files (`sha`, `pinned`).
     pub fn name(self) -> &'static str {
         match self {
             TagRule::Sha => "sha",

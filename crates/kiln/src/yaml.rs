@@ -173,8 +173,8 @@ pub fn parse_documents(src: &str, file: &Path) -> Result<Vec<Node>> {
 
 /// Reads every document of a YAML stream as JSON-shaped data, each with the line it starts on.
 /// The same as [`parse_documents`] followed by [`Node::into_json`], and faster: the plain
-/// block YAML that templates write is read by a line reader of its own ([`fast`]), and only
-/// text outside that subset (or in error) goes through the full parser.
+/// block YAML that templates write is read by a line reader of its own (the private `fast`
+/// module), and only text outside that subset (or in error) goes through the full parser.
 pub fn parse_values(src: &str, file: &Path) -> Result<Vec<(usize, Value)>> {
     let src = normalize_newlines(src);
     check_printable(&src, file)?;

@@ -59,6 +59,7 @@ impl Cache {
         platform_root.join(".kiln").join("cache").join("helm")
     }
 
+    /// The cache directory; `None` when the cache is disabled.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }

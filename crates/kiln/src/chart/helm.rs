@@ -76,6 +76,7 @@ impl Helm {
         }
     }
 
+    /// The helm binary this runs.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -67,7 +67,9 @@ pub struct ChartRequest {
     pub chart_dir: PathBuf,
     /// The values, as the chart's `values.yaml` would be overridden (`--values`).
     pub values: Value,
+    /// The release name (`.Release.Name`).
     pub release: String,
+    /// The release namespace (`--namespace`, `.Release.Namespace`).
     pub namespace: String,
     /// `--kube-version`, like `1.31.0` (`.Capabilities.KubeVersion`).
     pub kube_version: String,
@@ -76,6 +78,7 @@ pub struct ChartRequest {
 }
 
 impl ChartRequest {
+    /// A request with no extra `api_versions`.
     pub fn new(
         chart_dir: impl Into<PathBuf>,
         values: Value,

@@ -16,6 +16,7 @@ pub struct ChartObject {
     /// `web/templates/deployment.yaml` or `web/crds/widgets.yaml` (chart name first; subcharts
     /// as `web/charts/db/templates/x.yaml`). `<helm output>` when helm wrote none.
     pub source_template: String,
+    /// The object, as helm wrote it.
     pub object: Value,
 }
 

@@ -60,9 +60,13 @@ pub struct ChartSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockEntry {
+    /// The directory under `charts/` ([`ChartSpec::name`]).
     pub name: String,
+    /// The repository it was fetched from ([`ChartSpec::repository`]).
     pub repository: String,
+    /// The chart's name in the repository.
     pub chart: String,
+    /// The exact version vendored.
     pub version: String,
     /// `sha256:<hex>`, see [`digest`].
     pub digest: String,
@@ -74,10 +78,12 @@ pub struct LockEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lock {
+    /// The vendored charts, one entry per name (written sorted by name).
     pub charts: Vec<LockEntry>,
 }
 
 impl Lock {
+    /// The entry of the chart vendored as `name`; `None` when there is none.
     pub fn get(&self, name: &str) -> Option<&LockEntry> {
         self.charts.iter().find(|e| e.name == name)
     }

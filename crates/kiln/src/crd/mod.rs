@@ -97,7 +97,7 @@ pub(crate) enum Lookup<'a> {
     /// The group and kind are known, but the CRD does not serve this version.
     VersionNotServed {
         group: &'a str,
-        #[cfg_attr(not(test), allow(dead_code))]
+        #[allow(dead_code)]
         kind: &'a str,
         version: &'a str,
         served: Vec<&'a str>,
@@ -113,7 +113,7 @@ pub(crate) struct CustomResource<'a> {
 }
 
 // The accessors beyond `scope` and `validate` serve the tests and messages to come.
-#[cfg_attr(not(test), allow(dead_code))]
+#[allow(dead_code)]
 impl CustomResource<'_> {
     pub(crate) fn scope(&self) -> Scope {
         self.crd.scope
@@ -352,6 +352,7 @@ impl CrdSet {
     }
 
     #[cfg(test)]
+    #[allow(dead_code)]
     pub(crate) fn is_empty(&self) -> bool {
         self.kinds.is_empty()
     }

@@ -26,18 +26,24 @@ use crate::load::TEMPLATES_DIR;
 use crate::render::{FileOrigin, Rendered, RenderedFile};
 use crate::resolve::{Component, Platform};
 
+/// How bad a finding is; errors sort before warnings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Fails `kiln lint`, `render` and `check`.
     Error,
+    /// Reported, but fails nothing.
     Warning,
 }
 
 /// A rule kiln checks, with the failure it prevents.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Rule {
+    /// The stable id findings and exceptions name (`rolling-update`).
     pub id: &'static str,
+    /// The severity of the rule's findings.
     pub severity: Severity,
+    /// What goes wrong in the cluster when the rule is broken.
     pub reason: &'static str,
 }
 
@@ -75,6 +81,11 @@ pub const RULES: &[Rule] = &[
     Rule { id: "stale-exception", severity: Severity::Warning, reason: "an exception that silences nothing is a recorded decision nobody re-examines; remove it or correct its scope" },
 ];
 
+/// The rule with id `id`.
+///
+/// # Panics
+///
+/// When no rule has that id (every id kiln reports is in [`RULES`]).
 pub fn rule(id: &str) -> &'static Rule {
     RULES
         .iter()
@@ -85,8 +96,12 @@ pub fn rule(id: &str) -> &'static Rule {
 /// One problem found.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Finding {
+    /// The id of the rule broken.
     pub rule: &'static str,
+    /// The rule's severity.
     pub severity: Severity,
+    /// The environment; for a finding about a `lint.exceptions` entry, the entry's `env`, or
+    /// `*` when it names none.
     pub env: String,
     /// `Kind namespace/name`.
     pub object: String,
@@ -94,6 +109,7 @@ pub struct Finding {
     pub file: String,
     /// Field path in the object, like `spec.template.spec.containers[name=web].livenessProbe`.
     pub path: String,
+    /// What is wrong and what it does in the cluster.
     pub message: String,
     /// The template line that wrote the field, and the data file, line and key its value came
     /// from (or that it has none: a literal in the template).
@@ -103,19 +119,27 @@ pub struct Finding {
 /// An exception in force, and how many findings it silenced.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ActiveException {
+    /// The rule it silences, as written.
     pub rule: String,
+    /// Why, as written.
     pub reason: String,
+    /// What it applies to (`env prod, app shop`, or `everywhere`).
     pub scope: String,
+    /// How many findings it silenced in the whole run.
     pub silenced: usize,
 }
 
+/// The result of linting a rendered tree.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct LintReport {
+    /// The findings not silenced, sorted by severity, environment, file and rule.
     pub findings: Vec<Finding>,
+    /// Every `lint.exceptions` entry, in written order.
     pub exceptions: Vec<ActiveException>,
 }
 
 impl LintReport {
+    /// How many findings are errors.
     pub fn errors(&self) -> usize {
         self.findings
             .iter()

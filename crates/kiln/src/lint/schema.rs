@@ -350,6 +350,36 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// Checks a custom resource against its CRD: metadata as for every object, the scope the CRD
+/// declares, and the body against the served version's `openAPIV3Schema`, unknown fields
+/// included (what the API server would prune silently).
+fn check_against_crd(obj: &Obj<'_>, cr: CustomResource<'_>, sink: &mut Sink<'_>) {
+    let mut problems = Vec::new();
+    if let Some(metadata) = obj.value.get("metadata") {
+        for (path, message) in typed::<ObjectMeta>(metadata) {
+            problems.push((format!("metadata.{path}"), message));
+        }
+    }
+    let namespaced = cr.scope() == Scope::Namespaced;
+    if namespaced != obj.namespace().is_some() {
+        let want = if namespaced {
+            "is namespaced (its CRD says so): it needs a `metadata.namespace`"
+        } else {
+            "is cluster-scoped (its CRD says so): remove `metadata.namespace`"
+        };
+        problems.push((
+            "metadata.namespace".into(),
+            format!("`{}` {want}", obj.kind()),
+        ));
+    }
+    for violation in cr.validate(obj.value) {
+        problems.push((violation.path, violation.message));
+    }
+    for (path, message) in problems {
+        sink.report("schema", obj, &path, message);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -457,35 +487,5 @@ mod tests {
             paths,
             ["spec.itemPat", "spec.tags[0]", "spec.labels.k", "status"]
         );
-    }
-}
-
-/// Checks a custom resource against its CRD: metadata as for every object, the scope the CRD
-/// declares, and the body against the served version's `openAPIV3Schema`, unknown fields
-/// included (what the API server would prune silently).
-fn check_against_crd(obj: &Obj<'_>, cr: CustomResource<'_>, sink: &mut Sink<'_>) {
-    let mut problems = Vec::new();
-    if let Some(metadata) = obj.value.get("metadata") {
-        for (path, message) in typed::<ObjectMeta>(metadata) {
-            problems.push((format!("metadata.{path}"), message));
-        }
-    }
-    let namespaced = cr.scope() == Scope::Namespaced;
-    if namespaced != obj.namespace().is_some() {
-        let want = if namespaced {
-            "is namespaced (its CRD says so): it needs a `metadata.namespace`"
-        } else {
-            "is cluster-scoped (its CRD says so): remove `metadata.namespace`"
-        };
-        problems.push((
-            "metadata.namespace".into(),
-            format!("`{}` {want}", obj.kind()),
-        ));
-    }
-    for violation in cr.validate(obj.value) {
-        problems.push((violation.path, violation.message));
-    }
-    for (path, message) in problems {
-        sink.report("schema", obj, &path, message);
     }
 }

@@ -5,11 +5,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// `lint:` in kiln.yaml.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LintConfig {
+    /// What exists in the cluster without being rendered here.
     #[serde(default)]
     pub external: External,
+    /// Every non-built-in kind the platform renders.
     #[serde(default)]
     pub custom_resources: Vec<CustomResource>,
     /// Ingresses of dashboards and admin endpoints: they must carry `auth_annotation`.
@@ -25,6 +28,7 @@ pub struct LintConfig {
     /// case: a reference to a key the item does not hold leaves the variable unset.
     #[serde(default)]
     pub items: Vec<Item>,
+    /// Rules silenced for some objects, each with its reason.
     #[serde(default)]
     pub exceptions: Vec<Exception>,
 }
@@ -40,8 +44,10 @@ pub struct External {
     /// registry pull secret, a TLS secret).
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// ConfigMaps created elsewhere, in every namespace that uses them.
     #[serde(default)]
     pub config_maps: Vec<String>,
+    /// ServiceAccounts created elsewhere, in every namespace that uses them.
     #[serde(default)]
     pub service_accounts: Vec<String>,
 }
@@ -55,9 +61,12 @@ pub struct External {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomResource {
+    /// The kind's `apiVersion` (`onepassword.com/v1`).
     #[serde(rename = "apiVersion")]
     pub api_version: String,
+    /// The kind (`OnePasswordItem`).
     pub kind: String,
+    /// Whether objects of the kind live in a namespace (the default) or are cluster-scoped.
     #[serde(default = "yes")]
     pub namespaced: bool,
     /// A built-in kind an object of this kind creates under its own name (a OnePasswordItem
@@ -99,7 +108,9 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectSelector {
+    /// The object's kind, exactly.
     pub kind: String,
+    /// A glob over the object's name; `*` (every name) by default.
     #[serde(default = "star")]
     pub name: String,
 }
@@ -120,12 +131,17 @@ impl ObjectSelector {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Exception {
+    /// The id of the rule silenced.
     pub rule: String,
+    /// Why the rule does not apply, listed by `kiln lint`.
     pub reason: String,
+    /// Only in this environment.
     #[serde(default)]
     pub env: Option<String>,
+    /// Only on objects rendered by this app's components.
     #[serde(default)]
     pub app: Option<String>,
+    /// Only on the objects this selects.
     #[serde(default)]
     pub object: Option<ObjectSelector>,
     /// Only the findings about this environment variable or config key.

@@ -42,7 +42,7 @@ pub struct PatchSelector {
     pub app: Option<String>,
 }
 
-/// One RFC 6902 operation as written; `op` is checked by [`crate::patch`].
+/// One RFC 6902 operation as written; `op` is checked when the patch is resolved.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonOp {
