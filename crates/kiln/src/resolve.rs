@@ -47,8 +47,11 @@ pub struct Platform {
     pub kinds: BTreeMap<String, String>,
     /// The app catalogue, by app name.
     pub apps: BTreeMap<String, CatalogueApp>,
-    /// Sorted by name.
+    /// In the platform's order: those `environments:` of kiln.yaml lists, in its order, then
+    /// the others by name.
     pub environments: Vec<Environment>,
+    /// `environments:` of kiln.yaml: the names listed, in order (empty: no order given).
+    pub environment_order: Vec<String>,
     /// Every file under `templates/`, paths relative to it; sorted.
     pub templates: Vec<SourceFile>,
     /// Data files under `files/`, readable by templates as `files["name"]`.
@@ -340,6 +343,7 @@ fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
         kinds,
         apps,
         environments: Vec::new(),
+        environment_order: Vec::new(),
         templates: sources.templates.clone(),
         files: sources.files.clone(),
         release: file.release.clone(),
@@ -378,6 +382,33 @@ fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
         )
         .at(Location::file(ENVIRONMENTS_DIR)));
     }
+    // `environments:` of kiln.yaml: the listed ones first, in that order; the rest by name.
+    for (i, name) in file.environments.iter().enumerate() {
+        if file.environments[..i].contains(name) {
+            return Err(model_err(
+                &format!("environments.{i}"),
+                format!("environment `{name}` is listed twice in `environments`"),
+            ));
+        }
+        if !platform.environments.iter().any(|e| &e.name == name) {
+            let known: Vec<&str> = platform.environments.iter().map(|e| e.name.as_str()).collect();
+            return Err(model_err(
+                &format!("environments.{i}"),
+                format!(
+                    "no environment `{name}` (environments: {}); `environments` orders the \
+                     files of {ENVIRONMENTS_DIR}/",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    platform.environments.sort_by_key(|e| {
+        file.environments
+            .iter()
+            .position(|n| *n == e.name)
+            .unwrap_or(usize::MAX)
+    });
+    platform.environment_order = file.environments.clone();
     Ok(platform)
 }
 
@@ -451,6 +482,26 @@ fn unknown_kind(kind: &str, kinds: &BTreeMap<String, String>) -> String {
     )
 }
 
+/// What resolving one environment file keeps at hand: the platform, the parsed file and
+/// where each of its keys is, for errors.
+struct EnvScope<'a> {
+    platform: &'a Platform,
+    platform_node: &'a Node,
+    node: &'a Node,
+    path: &'a PathBuf,
+    name: &'a str,
+    file: &'a EnvFile,
+    platform_file: Arc<Path>,
+    env_file: Arc<Path>,
+    strict_tags: bool,
+}
+
+/// An app an environment lists: deployed with its catalogue entry, or not deployed.
+enum Listed<'a> {
+    Deployed(&'a CatalogueApp),
+    NotDeployed(NotDeployed),
+}
+
 fn resolve_env(
     platform: &Platform,
     platform_node: &Node,
@@ -476,91 +527,151 @@ fn resolve_env(
         .at(Location::file(path))
     })?;
     let node = yaml::parse_document(&source.text, path)?;
-    let platform_file: Arc<Path> = Arc::from(platform.root_rel_platform());
-    let env_file: Arc<Path> = Arc::from(path.as_path());
-    let mut leaves_cache = LeavesCache::new();
     let file: EnvFile = typed(&node, path, "")?;
-    let at = |key: &str| {
-        let (line, column) = node.position_of(key);
-        Location::at(path, line, column).with_key(key)
+    let scope = EnvScope {
+        platform,
+        platform_node,
+        node: &node,
+        path,
+        name: &name,
+        file: &file,
+        platform_file: Arc::from(platform.root_rel_platform()),
+        env_file: Arc::from(path.as_path()),
+        strict_tags,
     };
-    let model_err = |key: &str, msg: String| Error::new(ErrorKind::Model, msg).at(at(key));
-
-    check_rel_dir(&file.dir).map_err(|e| model_err("dir", e))?;
-    check_dns_label(&file.namespace)
-        .map_err(|e| model_err("namespace", format!("namespace {e}")))?;
-    for (kind, place) in &file.place {
-        if !platform.kinds.contains_key(kind) {
-            return Err(model_err(
-                &format!("place.{kind}"),
-                unknown_kind(kind, &platform.kinds),
-            ));
-        }
-        let probe = place.dir.replace("{app}", "app");
-        check_rel_dir(&probe).map_err(|e| model_err(&format!("place.{kind}.dir"), e))?;
-        if let Some(ns) = &place.namespace {
-            check_dns_label(ns).map_err(|e| model_err(&format!("place.{kind}.namespace"), e))?;
-        }
-    }
-    for kind in file.defaults.keys() {
-        let key = format!("defaults.{kind}");
-        if !platform.kinds.contains_key(kind) {
-            return Err(model_err(&key, unknown_kind(kind, &platform.kinds)));
-        }
-        typed::<Workload>(&node, path, &key)?;
-    }
-
-    let mut bundles = Vec::new();
-    for (i, bundle) in file.bundles.iter().enumerate() {
-        let Bundle {
-            templates,
-            dir,
-            namespace,
-            values,
-            chart,
-            release,
-        } = bundle;
-        let key = format!("bundles.{i}");
-        check_dns_label(templates).map_err(|e| model_err(&format!("{key}.templates"), e))?;
-        if !has_set(templates) {
-            return Err(model_err(
-                &format!("{key}.templates"),
-                format!("templates/{templates}/ has no templates"),
-            ));
-        }
-        check_rel_dir(dir).map_err(|e| model_err(&format!("{key}.dir"), e))?;
-        let namespace = namespace.clone().unwrap_or_else(|| file.namespace.clone());
-        check_dns_label(&namespace).map_err(|e| model_err(&format!("{key}.namespace"), e))?;
-        let chart = match chart {
-            Some(name) => {
-                check_dns_label(name).map_err(|e| model_err(&format!("{key}.chart"), e))?;
-                let release = release.clone().unwrap_or_else(|| name.clone());
-                check_dns_label(&release).map_err(|e| model_err(&format!("{key}.release"), e))?;
-                Some(ChartUnit {
-                    name: name.clone(),
-                    release,
-                })
-            }
-            None if release.is_some() => {
-                return Err(model_err(
-                    &format!("{key}.release"),
-                    "`release` names a chart's release: give the bundle a `chart` too".into(),
-                ))
-            }
-            None => None,
-        };
-        bundles.push(BundleUnit {
-            templates: templates.clone(),
-            dir: join_dir(&file.dir, dir),
-            namespace,
-            values: values.clone(),
-            chart,
-        });
-    }
-
+    scope.check_places_and_defaults()?;
+    let bundles = scope.bundles(has_set)?;
+    let mut leaves_cache = LeavesCache::new();
     let mut components = Vec::new();
     let mut not_deployed = Vec::new();
     for (app, entry) in &file.apps {
+        match scope.listed(app, entry)? {
+            Listed::NotDeployed(nd) => not_deployed.push(nd),
+            Listed::Deployed(catalogue) => {
+                for kind in &catalogue.kinds {
+                    components.push(scope.component(app, kind, &mut leaves_cache)?);
+                }
+            }
+        }
+    }
+    let patches = crate::patch::resolve(&node, path, &file.patches)?;
+    Ok(Environment {
+        name,
+        file: path.clone(),
+        dir: file.dir.clone(),
+        namespace: file.namespace.clone(),
+        channel: file.channel,
+        state: file.state,
+        values: file.values.clone(),
+        components,
+        not_deployed,
+        bundles,
+        patches,
+    })
+}
+
+impl<'a> EnvScope<'a> {
+    fn at(&self, key: &str) -> Location {
+        let (line, column) = self.node.position_of(key);
+        Location::at(self.path, line, column).with_key(key)
+    }
+
+    fn model_err(&self, key: &str, msg: String) -> Error {
+        Error::new(ErrorKind::Model, msg).at(self.at(key))
+    }
+
+    /// `dir`, `namespace`, every `place` and every kind's `defaults`.
+    fn check_places_and_defaults(&self) -> Result<()> {
+        let (platform, file, node, path) = (self.platform, self.file, self.node, self.path);
+        let model_err = |key: &str, msg: String| self.model_err(key, msg);
+        check_rel_dir(&file.dir).map_err(|e| model_err("dir", e))?;
+        check_dns_label(&file.namespace)
+            .map_err(|e| model_err("namespace", format!("namespace {e}")))?;
+        for (kind, place) in &file.place {
+            if !platform.kinds.contains_key(kind) {
+                return Err(model_err(
+                    &format!("place.{kind}"),
+                    unknown_kind(kind, &platform.kinds),
+                ));
+            }
+            let probe = place.dir.replace("{app}", "app");
+            check_rel_dir(&probe).map_err(|e| model_err(&format!("place.{kind}.dir"), e))?;
+            if let Some(ns) = &place.namespace {
+                check_dns_label(ns)
+                    .map_err(|e| model_err(&format!("place.{kind}.namespace"), e))?;
+            }
+        }
+        for kind in file.defaults.keys() {
+            let key = format!("defaults.{kind}");
+            if !platform.kinds.contains_key(kind) {
+                return Err(model_err(&key, unknown_kind(kind, &platform.kinds)));
+            }
+            typed::<Workload>(node, path, &key)?;
+        }
+        Ok(())
+    }
+
+    /// The environment's bundles, each checked (its template set exists; a chart bundle's
+    /// chart and release are names).
+    fn bundles(&self, has_set: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec<BundleUnit>> {
+        let file = self.file;
+        let model_err = |key: &str, msg: String| self.model_err(key, msg);
+        let mut bundles = Vec::new();
+        for (i, bundle) in file.bundles.iter().enumerate() {
+            let Bundle {
+                templates,
+                dir,
+                namespace,
+                values,
+                chart,
+                release,
+            } = bundle;
+            let key = format!("bundles.{i}");
+            check_dns_label(templates).map_err(|e| model_err(&format!("{key}.templates"), e))?;
+            if !has_set(templates) {
+                return Err(model_err(
+                    &format!("{key}.templates"),
+                    format!("templates/{templates}/ has no templates"),
+                ));
+            }
+            check_rel_dir(dir).map_err(|e| model_err(&format!("{key}.dir"), e))?;
+            let namespace = namespace.clone().unwrap_or_else(|| file.namespace.clone());
+            check_dns_label(&namespace).map_err(|e| model_err(&format!("{key}.namespace"), e))?;
+            let chart = match chart {
+                Some(name) => {
+                    check_dns_label(name).map_err(|e| model_err(&format!("{key}.chart"), e))?;
+                    let release = release.clone().unwrap_or_else(|| name.clone());
+                    check_dns_label(&release)
+                        .map_err(|e| model_err(&format!("{key}.release"), e))?;
+                    Some(ChartUnit {
+                        name: name.clone(),
+                        release,
+                    })
+                }
+                None if release.is_some() => {
+                    return Err(model_err(
+                        &format!("{key}.release"),
+                        "`release` names a chart's release: give the bundle a `chart` too".into(),
+                    ))
+                }
+                None => None,
+            };
+            bundles.push(BundleUnit {
+                templates: templates.clone(),
+                dir: join_dir(&file.dir, dir),
+                namespace,
+                values: values.clone(),
+                chart,
+            });
+        }
+        Ok(bundles)
+    }
+
+    /// How the environment lists `app`: its keys checked, deployed (with the catalogue entry)
+    /// or `deploy: false` with its reason.
+    fn listed(&self, app: &str, entry: &BTreeMap<String, Value>) -> Result<Listed<'a>> {
+        let (platform, node, path) = (self.platform, self.node, self.path);
+        let model_err = |key: &str, msg: String| self.model_err(key, msg);
         let app_key = format!("apps.{app}");
         let Some(catalogue) = platform.apps.get(app) else {
             let known: Vec<&str> = platform.apps.keys().map(String::as_str).collect();
@@ -594,7 +705,7 @@ fn resolve_env(
         };
         for key in entry.keys() {
             if catalogue.kinds.contains(key) {
-                typed::<Workload>(&node, path, &format!("{app_key}.{key}"))?;
+                typed::<Workload>(node, path, &format!("{app_key}.{key}"))?;
             } else if key != "deploy" && key != "reason" {
                 return Err(model_err(
                     &format!("{app_key}.{key}"),
@@ -613,169 +724,187 @@ fn resolve_env(
                     "an app listed with `deploy: false` needs a `reason`".into(),
                 ));
             };
-            not_deployed.push(NotDeployed {
-                app: app.clone(),
+            return Ok(Listed::NotDeployed(NotDeployed {
+                app: app.to_owned(),
                 reason,
-            });
-            continue;
+            }));
         }
-        for kind in &catalogue.kinds {
-            let Some(place) = file.place.get(kind) else {
-                return Err(model_err(
-                    &app_key,
-                    format!("`{app}` has a `{kind}` component, but this environment has no `place.{kind}`"),
-                ));
-            };
-            let layers = [
-                (
-                    platform_node,
-                    platform_file.clone(),
-                    format!("kinds.{kind}.defaults"),
-                ),
-                (
-                    platform_node,
-                    platform_file.clone(),
-                    format!("apps.{app}.components.{kind}"),
-                ),
-                (&node, env_file.clone(), format!("defaults.{kind}")),
-                (&node, env_file.clone(), format!("{app_key}.{kind}")),
-            ];
-            let (merged, provenance) = merge_layers(&layers, &mut leaves_cache);
-            let mut workload: Workload = serde_json::from_value(merged).map_err(|e| {
-                Error::new(ErrorKind::Model, format!("{app_key}.{kind}: {e}")).at(at(&app_key))
-            })?;
-            if let Some(health) = workload.health.as_mut() {
-                health.port = health.port.or(workload.port);
-            }
-            let component_key = format!("{app_key}.{kind}");
-            let tag_rule = TagRule::of(file.channel, workload.channel);
-            let upstream = tag_rule == TagRule::Pinned;
-            for required in ["image", "tag"] {
-                let missing = match required {
-                    "image" => workload.image.as_deref().is_none_or(str::is_empty),
-                    // An upstream image may be pinned by its digest alone.
-                    _ => {
-                        workload.tag.as_deref().is_none_or(str::is_empty)
-                            && !(upstream && workload.digest.is_some())
-                    }
-                };
-                if missing {
-                    return Err(model_err(
-                        &component_key,
-                        format!(
-                            "`{app}` ({kind}) has no `{required}` in this environment; set it \
-                             here under `{component_key}.{required}`, or in kiln.yaml"
-                        ),
-                    ));
-                }
-            }
-            let image = workload.image.clone().unwrap_or_default();
-            if let (true, Some(registry)) = (upstream, platform.registry.as_deref()) {
-                let registry = registry.trim_end_matches('/');
-                if image
-                    .strip_prefix(registry)
-                    .is_some_and(|r| r.starts_with('/'))
-                {
-                    let source = provenance.get("channel").unwrap_or(&provenance["image"]);
-                    return Err(Error::new(
-                        ErrorKind::Model,
-                        format!(
-                            "environment `{name}`, app `{app}` ({kind}): `{image}` is under the \
-                             platform's registry `{registry}`, an image the platform builds: it \
-                             follows the environment's `channel: {}`; `channel: pinned` is for \
-                             upstream images",
-                            TagRule::from(file.channel)
-                        ),
-                    )
-                    .at(source.location()));
-                }
-            }
-            if let Some(digest) = workload.digest.as_deref() {
-                if let Err(why) = crate::tag::check_digest(digest) {
-                    return Err(Error::new(
-                        ErrorKind::Model,
-                        format!("environment `{name}`, app `{app}` ({kind}): {why}"),
-                    )
-                    .at(provenance["digest"].location()));
-                }
-            }
-            let written = workload.tag.clone().unwrap_or_default();
-            let excepted = || {
-                upstream
-                    && platform
-                        .tags
-                        .exceptions
-                        .iter()
-                        .any(|e| e.image == image && e.tag == written)
-            };
-            match tag_rule.check(&written) {
-                Ok(tag) => {
-                    workload.tag = Some(crate::tag::deployed_tag(
-                        tag_rule,
-                        &tag,
-                        platform.tags.strip_v,
-                    ))
-                }
-                // A digest alone pins an upstream image.
-                Err(_) if upstream && written.is_empty() => workload.tag = None,
-                Err(_) if excepted() => {}
-                Err(why) if strict_tags => {
-                    let source = &provenance["tag"];
-                    let whose = match tag_rule {
-                        TagRule::Pinned => "the component's `channel: pinned`".to_owned(),
-                        rule => format!("the environment's `channel: {rule}`"),
-                    };
-                    return Err(Error::new(
-                        ErrorKind::Model,
-                        format!(
-                            "environment `{name}`, app `{app}` ({kind}): {why}; the `{tag_rule}` \
-                             rule ({whose}) takes {}",
-                            tag_rule.shape()
-                        ),
-                    )
-                    .at(source.location()));
-                }
-                Err(_) => {}
-            }
-            let derived = derive(
-                app,
-                &workload,
-                platform.registry.as_deref(),
-                file.state,
-                upstream,
-            );
-            let namespace = place
-                .namespace
-                .clone()
-                .unwrap_or_else(|| file.namespace.clone());
-            components.push(Component {
-                app: app.clone(),
-                kind: kind.clone(),
-                templates: platform.kinds[kind].clone(),
-                dir: join_dir(&file.dir, &place.dir.replace("{app}", app)),
-                namespace,
-                workload,
-                tag_rule,
-                derived,
-                provenance,
-            });
-        }
+        Ok(Listed::Deployed(catalogue))
     }
 
-    let patches = crate::patch::resolve(&node, path, &file.patches)?;
-    Ok(Environment {
-        name,
-        file: path.clone(),
-        dir: file.dir.clone(),
-        namespace: file.namespace.clone(),
-        channel: file.channel,
-        state: file.state,
-        values: file.values.clone(),
-        components,
-        not_deployed,
-        bundles,
-        patches,
-    })
+    /// One component of `app`: its four layers merged with provenance, its image and tag
+    /// checked, its facts derived.
+    fn component(
+        &self,
+        app: &str,
+        kind: &str,
+        leaves_cache: &mut LeavesCache,
+    ) -> Result<Component> {
+        let (platform, file, node) = (self.platform, self.file, self.node);
+        let (platform_node, platform_file, env_file) =
+            (self.platform_node, &self.platform_file, &self.env_file);
+        let app_key = format!("apps.{app}");
+        let at = |key: &str| self.at(key);
+        let model_err = |key: &str, msg: String| self.model_err(key, msg);
+        let Some(place) = file.place.get(kind) else {
+            return Err(model_err(
+                &app_key,
+                format!(
+                    "`{app}` has a `{kind}` component, but this environment has no `place.{kind}`"
+                ),
+            ));
+        };
+        let layers = [
+            (
+                platform_node,
+                platform_file.clone(),
+                format!("kinds.{kind}.defaults"),
+            ),
+            (
+                platform_node,
+                platform_file.clone(),
+                format!("apps.{app}.components.{kind}"),
+            ),
+            (node, env_file.clone(), format!("defaults.{kind}")),
+            (node, env_file.clone(), format!("{app_key}.{kind}")),
+        ];
+        let (merged, provenance) = merge_layers(&layers, leaves_cache);
+        let mut workload: Workload = serde_json::from_value(merged).map_err(|e| {
+            Error::new(ErrorKind::Model, format!("{app_key}.{kind}: {e}")).at(at(&app_key))
+        })?;
+        if let Some(health) = workload.health.as_mut() {
+            health.port = health.port.or(workload.port);
+        }
+        let component_key = format!("{app_key}.{kind}");
+        let tag_rule = TagRule::of(file.channel, workload.channel);
+        let upstream = tag_rule == TagRule::Pinned;
+        for required in ["image", "tag"] {
+            let missing = match required {
+                "image" => workload.image.as_deref().is_none_or(str::is_empty),
+                // An upstream image may be pinned by its digest alone.
+                _ => {
+                    workload.tag.as_deref().is_none_or(str::is_empty)
+                        && !(upstream && workload.digest.is_some())
+                }
+            };
+            if missing {
+                return Err(model_err(
+                    &component_key,
+                    format!(
+                        "`{app}` ({kind}) has no `{required}` in this environment; set it \
+                         here under `{component_key}.{required}`, or in kiln.yaml"
+                    ),
+                ));
+            }
+        }
+        self.check_image_and_tag(app, kind, &mut workload, tag_rule, &provenance)?;
+        let derived = derive(
+            app,
+            &workload,
+            platform.registry.as_deref(),
+            file.state,
+            upstream,
+        );
+        let namespace = place
+            .namespace
+            .clone()
+            .unwrap_or_else(|| file.namespace.clone());
+        Ok(Component {
+            app: app.to_owned(),
+            kind: kind.to_owned(),
+            templates: platform.kinds[kind].clone(),
+            dir: join_dir(&file.dir, &place.dir.replace("{app}", app)),
+            namespace,
+            workload,
+            tag_rule,
+            derived,
+            provenance,
+        })
+    }
+
+    /// An upstream image is not one of the platform's own; a digest is well formed; the tag
+    /// follows its rule (or a recorded exception), written as it will be deployed.
+    fn check_image_and_tag(
+        &self,
+        app: &str,
+        kind: &str,
+        workload: &mut Workload,
+        tag_rule: TagRule,
+        provenance: &BTreeMap<Arc<str>, Source>,
+    ) -> Result<()> {
+        let (platform, file, name, strict_tags) =
+            (self.platform, self.file, self.name, self.strict_tags);
+        let upstream = tag_rule == TagRule::Pinned;
+        let image = workload.image.clone().unwrap_or_default();
+        if let (true, Some(registry)) = (upstream, platform.registry.as_deref()) {
+            let registry = registry.trim_end_matches('/');
+            if image
+                .strip_prefix(registry)
+                .is_some_and(|r| r.starts_with('/'))
+            {
+                let source = provenance.get("channel").unwrap_or(&provenance["image"]);
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!(
+                        "environment `{name}`, app `{app}` ({kind}): `{image}` is under the \
+                         platform's registry `{registry}`, an image the platform builds: it \
+                         follows the environment's `channel: {}`; `channel: pinned` is for \
+                         upstream images",
+                        TagRule::from(file.channel)
+                    ),
+                )
+                .at(source.location()));
+            }
+        }
+        if let Some(digest) = workload.digest.as_deref() {
+            if let Err(why) = crate::tag::check_digest(digest) {
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!("environment `{name}`, app `{app}` ({kind}): {why}"),
+                )
+                .at(provenance["digest"].location()));
+            }
+        }
+        let written = workload.tag.clone().unwrap_or_default();
+        let excepted = || {
+            upstream
+                && platform
+                    .tags
+                    .exceptions
+                    .iter()
+                    .any(|e| e.image == image && e.tag == written)
+        };
+        match tag_rule.check(&written) {
+            Ok(tag) => {
+                workload.tag = Some(crate::tag::deployed_tag(
+                    tag_rule,
+                    &tag,
+                    platform.tags.strip_v,
+                ))
+            }
+            // A digest alone pins an upstream image.
+            Err(_) if upstream && written.is_empty() => workload.tag = None,
+            Err(_) if excepted() => {}
+            Err(why) if strict_tags => {
+                let source = &provenance["tag"];
+                let whose = match tag_rule {
+                    TagRule::Pinned => "the component's `channel: pinned`".to_owned(),
+                    rule => format!("the environment's `channel: {rule}`"),
+                };
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!(
+                        "environment `{name}`, app `{app}` ({kind}): {why}; the `{tag_rule}` \
+                         rule ({whose}) takes {}",
+                        tag_rule.shape()
+                    ),
+                )
+                .at(source.location()));
+            }
+            Err(_) => {}
+        }
+        Ok(())
+    }
 }
 
 impl Platform {
