@@ -225,51 +225,20 @@ const MAX_DIR_FILE: u64 = 16 * 1024 * 1024;
 /// `dest` (at `dest/rel_dir/...`): what a chart bundle of an older revision renders from. A
 /// symbolic link is refused; a revision without the directory writes nothing.
 pub fn write_dir_at(root: &Path, rev: &str, rel_dir: &Path, dest: &Path) -> Result<()> {
-    let commit = resolve_rev(root, rev)?;
-    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?)
-        .trim()
-        .to_owned();
-    let dir = format!("{prefix}{}/", rel_dir.display());
-    let listing = git(
-        root,
-        &[
-            "ls-tree",
-            "-r",
-            "-l",
-            "-z",
-            "--full-tree",
-            &commit,
-            "--",
-            &dir,
-        ],
-    )?;
     let mut entries = Vec::new();
-    for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-        let record = String::from_utf8_lossy(record);
-        let Some((meta, path)) = record.split_once('\t') else {
-            continue;
-        };
-        let Some(rel) = path.strip_prefix(&prefix) else {
-            continue;
-        };
-        let rel = PathBuf::from(rel);
-        let fields: Vec<&str> = meta.split_whitespace().collect();
-        let (mode, kind, id) = (fields[0], fields[1], fields[2]);
-        if mode == "120000" {
+    for entry in tree_entries(root, rev, &rel_dir.to_string_lossy())? {
+        let rel = rel_dir.join(&entry.rel);
+        if entry.mode == "120000" {
             return Err(Error::new(
                 ErrorKind::Unsafe,
                 format!("is a symbolic link at {rev}; kiln reads only regular files"),
             )
             .at(Location::file(&rel)));
         }
-        let size = fields
-            .get(3)
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0);
-        if kind != "blob" {
+        if entry.kind != "blob" {
             continue;
         }
-        if size > MAX_DIR_FILE {
+        if entry.size > MAX_DIR_FILE {
             return Err(too_big(&rel, MAX_DIR_FILE));
         }
         let plain = rel
@@ -281,7 +250,7 @@ pub fn write_dir_at(root: &Path, rev: &str, rel_dir: &Path, dest: &Path) -> Resu
                     .at(Location::file(&rel)),
             );
         }
-        entries.push((rel, id.to_owned()));
+        entries.push((rel, entry.id));
     }
     let blobs = cat_blobs(root, entries.iter().map(|(_, id)| id.as_str()))?;
     for ((rel, _), bytes) in entries.iter().zip(blobs) {
@@ -292,6 +261,61 @@ pub fn write_dir_at(root: &Path, rev: &str, rel_dir: &Path, dest: &Path) -> Resu
         std::fs::write(&path, bytes).map_err(|e| Error::io("write", rel, e))?;
     }
     Ok(())
+}
+
+/// One file of a directory at a revision, as `git ls-tree -r -l` lists it.
+struct TreeEntry {
+    /// Relative to the directory listed.
+    rel: String,
+    mode: String,
+    /// `blob` for a file.
+    kind: String,
+    id: String,
+    size: u64,
+}
+
+/// Every file below `dir` (relative to the platform at `root`) in commit `rev`.
+fn tree_entries(root: &Path, rev: &str, dir: &str) -> Result<Vec<TreeEntry>> {
+    let commit = resolve_rev(root, rev)?;
+    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?)
+        .trim()
+        .to_owned();
+    let full = format!("{prefix}{dir}/");
+    let listing = git(
+        root,
+        &[
+            "ls-tree",
+            "-r",
+            "-l",
+            "-z",
+            "--full-tree",
+            &commit,
+            "--",
+            &full,
+        ],
+    )?;
+    let mut out = Vec::new();
+    for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let record = String::from_utf8_lossy(record);
+        let Some((meta, path)) = record.split_once('\t') else {
+            continue;
+        };
+        let Some(rel) = path.strip_prefix(&full) else {
+            continue;
+        };
+        let fields: Vec<&str> = meta.split_whitespace().collect();
+        if fields.len() < 3 {
+            continue;
+        }
+        out.push(TreeEntry {
+            rel: rel.to_owned(),
+            mode: fields[0].to_owned(),
+            kind: fields[1].to_owned(),
+            id: fields[2].to_owned(),
+            size: fields.get(3).and_then(|s| s.parse().ok()).unwrap_or(0),
+        });
+    }
+    Ok(out)
 }
 
 /// Reads blobs in one `git cat-file --batch` process.
@@ -403,52 +427,21 @@ pub fn read_output_at(
     rev: &str,
     output: &str,
 ) -> Result<Option<std::collections::BTreeMap<String, String>>> {
-    let commit = resolve_rev(root, rev)?;
-    let prefix = String::from_utf8_lossy(&git(root, &["rev-parse", "--show-prefix"])?)
-        .trim()
-        .to_owned();
-    let dir = format!("{prefix}{output}/");
-    let listing = git(
-        root,
-        &[
-            "ls-tree",
-            "-r",
-            "-l",
-            "-z",
-            "--full-tree",
-            &commit,
-            "--",
-            &dir,
-        ],
-    )?;
-    let mut entries = Vec::new();
-    for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-        let record = String::from_utf8_lossy(record);
-        let Some((meta, path)) = record.split_once('\t') else {
-            continue;
-        };
-        let Some(rel) = path.strip_prefix(&dir) else {
-            continue;
-        };
-        let fields: Vec<&str> = meta.split_whitespace().collect();
-        if fields.get(1) != Some(&"blob") {
-            continue;
-        }
-        let size: u64 = fields.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
-        entries.push((rel.to_owned(), fields[2].to_owned(), size));
-    }
+    let entries: Vec<TreeEntry> = tree_entries(root, rev, output)?
+        .into_iter()
+        .filter(|e| e.kind == "blob")
+        .collect();
     if entries.is_empty() {
         return Ok(None);
     }
-    let small: Vec<&(String, String, u64)> =
-        entries.iter().filter(|e| e.2 <= MAX_DATA_FILE).collect();
-    let blobs = cat_blobs(root, small.iter().map(|e| e.1.as_str()))?;
+    let small: Vec<&TreeEntry> = entries.iter().filter(|e| e.size <= MAX_DATA_FILE).collect();
+    let blobs = cat_blobs(root, small.iter().map(|e| e.id.as_str()))?;
     let mut out: std::collections::BTreeMap<String, String> = entries
         .iter()
-        .map(|e| (e.0.clone(), String::new()))
+        .map(|e| (e.rel.clone(), String::new()))
         .collect();
     for (e, bytes) in small.into_iter().zip(blobs) {
-        out.insert(e.0.clone(), String::from_utf8_lossy(&bytes).into_owned());
+        out.insert(e.rel.clone(), String::from_utf8_lossy(&bytes).into_owned());
     }
     Ok(Some(out))
 }
