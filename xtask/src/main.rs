@@ -135,16 +135,36 @@ fn check() -> Result<()> {
         if report.errors() > 0 {
             // A render that fails lint is not a tree kiln would write: drift is not looked at.
         } else if checked.drift.is_empty() {
+            print!(
+                "{}",
+                kiln::present::unowned_text(&shown(&out), &checked.unowned)
+            );
             println!("drift: {} clean ({} files)", shown(&out), checked.files);
         } else {
             print!(
                 "{}",
+                kiln::present::unowned_text(&shown(&out), &checked.unowned)
+            );
+            print!(
+                "{}",
                 kiln::present::drift_text(&shown(&out), &checked.drift, false)
             );
-            failed.push(format!(
-                "{} drifted from its sources: run `cargo xtask render` and commit",
-                shown(&out)
-            ));
+            let modified = checked
+                .drift
+                .iter()
+                .any(|d| matches!(d, kiln::Drift::Foreign { .. }));
+            failed.push(if modified {
+                format!(
+                    "{} drifted from its sources: put kiln's header back in the modified \
+                     file(s) (or delete them), then run `cargo xtask render` and commit",
+                    shown(&out)
+                )
+            } else {
+                format!(
+                    "{} drifted from its sources: run `cargo xtask render` and commit",
+                    shown(&out)
+                )
+            });
         }
         if report.errors() == 0 {
             println!(

@@ -434,6 +434,11 @@ fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
             checked.ignored.len()
         );
     }
+    let _ = write!(
+        out,
+        "{}",
+        kiln::present::unowned_text(&platform.output, &checked.unowned)
+    );
     if checked.drift.is_empty() {
         if !checked.ignored.is_empty() {
             return Ok(ExitCode::from(1));
@@ -448,13 +453,29 @@ fn check(ctx: &Ctx<'_>, out: &mut impl Write) -> kiln::Result<ExitCode> {
         "{}",
         kiln::present::drift_text(&platform.output, &checked.drift, ctx.color())
     );
-    let _ = writeln!(
-        out,
-        "{}: {} file(s) drifted; run `{}` and commit the result",
-        platform.output,
-        checked.drift.len(),
-        platform.regenerate
-    );
+    let modified = checked
+        .drift
+        .iter()
+        .filter(|d| matches!(d, kiln::Drift::Foreign { .. }))
+        .count();
+    let _ = if modified > 0 {
+        writeln!(
+            out,
+            "{}: {} file(s) drifted; put kiln's header back in the {modified} modified file(s) \
+             (or delete them), then run `{}` and commit the result",
+            platform.output,
+            checked.drift.len(),
+            platform.regenerate
+        )
+    } else {
+        writeln!(
+            out,
+            "{}: {} file(s) drifted; run `{}` and commit the result",
+            platform.output,
+            checked.drift.len(),
+            platform.regenerate
+        )
+    };
     Ok(ExitCode::from(1))
 }
 

@@ -138,27 +138,30 @@ fn print_plan(plan: &kiln::TagPlan, out: &mut impl Write) {
 
 fn markdown_summary(plan: &kiln::TagPlan, from: &str, to: &str) -> String {
     let mut s = format!(
-        "## Promote `{from}` → `{to}`\n\n| file | key | from | to | components |\n|---|---|---|---|---|\n"
+        "## Promote `{from}` → `{to}`\n\n| components | `{from}` runs | `{to}` | set at |\n\
+         |---|---|---|---|\n"
     );
     for c in &plan.changes {
+        let sources: Vec<String> = c.source_tags.iter().map(|t| format!("`{t}`")).collect();
+        let target = if c.is_noop() {
+            format!("`{}` (already)", c.to)
+        } else {
+            format!("`{}` → `{}`", c.from, c.to)
+        };
         s.push_str(&format!(
-            "| `{}:{}` | `{}` | `{}` | `{}` | {} |\n",
+            "| {} | {} | {target} | `{}:{}` `{}` |\n",
+            c.components.join(", "),
+            sources.join(", "),
             c.file.display(),
             c.line,
             c.key,
-            c.from,
-            c.to,
-            c.components.join(", ")
-        ));
-    }
-    for skipped in &plan.skipped {
-        s.push_str(&format!(
-            "\nSkipped `{}`: {}",
-            skipped.component, skipped.reason
         ));
     }
     if !plan.skipped.is_empty() {
-        s.push('\n');
+        s.push_str("\n**Skipped:**\n\n");
+        for skipped in &plan.skipped {
+            s.push_str(&format!("- `{}`: {}\n", skipped.component, skipped.reason));
+        }
     }
     s
 }

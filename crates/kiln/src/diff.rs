@@ -1039,7 +1039,7 @@ pub struct Affected {
     /// The diff's head label.
     pub head: String,
     /// The environments with at least one object that differs, or a committed file that
-    /// differs from its render, by name.
+    /// differs from its render, in the diff's (the platform's) order.
     pub environments: Vec<String>,
     /// The head's committed files that differ from its render (what Argo CD would apply
     /// instead), relative to the output root; their environments and apps are in `include`.
@@ -1061,7 +1061,7 @@ pub struct AffectedApp {
 }
 
 /// The environments and apps `diff` touches: one entry per (environment, app) with at least
-/// one object that differs, sorted.
+/// one object that differs, in the diff's environment order, then by app.
 pub fn affected(diff: &Diff) -> Affected {
     let mut include = BTreeSet::new();
     for env in &diff.environments {
@@ -1082,12 +1082,23 @@ pub fn affected(diff: &Diff) -> Affected {
             });
         }
     }
-    let environments: BTreeSet<String> = include.iter().map(|a| a.environment.clone()).collect();
+    // The diff's environment order (the platform's); committed files of an environment the
+    // diff does not know come last, by name.
+    let rank = |env: &str| {
+        diff.environments
+            .iter()
+            .position(|e| e.name == env)
+            .unwrap_or(usize::MAX)
+    };
+    let mut include: Vec<AffectedApp> = include.into_iter().collect();
+    include.sort_by_key(|a| rank(&a.environment));
+    let mut environments: Vec<String> = include.iter().map(|a| a.environment.clone()).collect();
+    environments.dedup();
     Affected {
         base: diff.base.clone(),
         head: diff.head.clone(),
-        environments: environments.into_iter().collect(),
+        environments,
         committed_drift,
-        include: include.into_iter().collect(),
+        include,
     }
 }

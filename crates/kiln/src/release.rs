@@ -32,6 +32,10 @@ pub struct TagChange {
     pub from: String,
     /// The tag the change writes; equal to `from` when the location already holds it.
     pub to: String,
+    /// For a promotion, the tag the source environment runs, from which `to` derives (more
+    /// than one when components sharing the location run different tags that derive the same
+    /// one), sorted; empty for `set-image`.
+    pub source_tags: Vec<String>,
 }
 
 impl TagChange {
@@ -52,7 +56,11 @@ impl fmt::Display for TagChange {
             self.from,
             self.to,
             self.components.join(", ")
-        )
+        )?;
+        if !self.source_tags.is_empty() {
+            write!(f, " from {}", self.source_tags.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -312,6 +320,7 @@ pub fn plan_set_image(sources: &Sources, env: &str, apps: &[String], tag: &str) 
             components: group.components.iter().map(|c| label(c)).collect(),
             from: written_tag(sources, &environment.file, &group.source.key)?,
             to: tag.clone(),
+            source_tags: Vec::new(),
         });
     }
     finish(sources, before, changes, skipped)
@@ -359,6 +368,7 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
     for group in groups {
         let current = written_tag(sources, &target_env.file, &group.source.key)?;
         let mut derived: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut source_tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut missing = Vec::new();
         for c in &group.components {
             let Some(src) = source_env
@@ -388,6 +398,14 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
                     .at(group.source.location())
                 })?;
             let tag = crate::tag::deployed_tag(c.tag_rule, &tag, before.tags.strip_v);
+            source_tags
+                .entry(tag.clone())
+                .or_default()
+                .insert(crate::tag::deployed_tag(
+                    src.tag_rule,
+                    src_tag,
+                    before.tags.strip_v,
+                ));
             derived.entry(tag).or_default().push(label(c));
         }
         if derived.is_empty() {
@@ -433,6 +451,11 @@ pub fn plan_promote(sources: &Sources, from: &str, to: &str, apps: &[String]) ->
             line: group.source.line,
             components: group.components.iter().map(|c| label(c)).collect(),
             from: current,
+            source_tags: source_tags
+                .remove(&tag)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             to: tag,
         });
     }

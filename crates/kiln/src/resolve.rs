@@ -391,12 +391,15 @@ fn resolve_with(sources: &Sources, strict_tags: bool) -> Result<Platform> {
             ));
         }
         if !platform.environments.iter().any(|e| &e.name == name) {
-            let known: Vec<&str> = platform.environments.iter().map(|e| e.name.as_str()).collect();
+            let known: Vec<&str> = platform
+                .environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
             return Err(model_err(
                 &format!("environments.{i}"),
                 format!(
-                    "no environment `{name}` (environments: {}); `environments` orders the \
-                     files of {ENVIRONMENTS_DIR}/",
+                    "no environment `{name}` (environments: {})",
                     known.join(", ")
                 ),
             ));

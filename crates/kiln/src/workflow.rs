@@ -200,6 +200,11 @@ pub struct Checked {
     /// Rendered files git ignores (and does not track): rendering and committing would not
     /// put them in the repository, so a clean clone never has them.
     pub ignored: Vec<Ignored>,
+    /// Files kiln did not generate inside directories it generates (hand-added next to
+    /// rendered files), relative to the output root, sorted. A warning, not drift: no
+    /// generated `kustomization.yaml` lists them, so they are never applied, and kiln keeps
+    /// them as they are.
+    pub unowned: Vec<String>,
 }
 
 impl Checked {
@@ -217,8 +222,8 @@ pub fn check(platform: &Platform) -> Result<Checked> {
     // The walk comes after the render, not beside it: overlapping them saved ~70 ms at 1000
     // apps but raised peak memory above 150 MB (BENCHMARKS.md).
     let (rendered, lint) = render_and_lint(platform)?;
-    let drift = if lint.errors() > 0 {
-        Vec::new()
+    let (drift, unowned) = if lint.errors() > 0 {
+        (Vec::new(), Vec::new())
     } else {
         compare_listing(&root, list_tree(&root)?, &rendered)?
     };
@@ -233,6 +238,7 @@ pub fn check(platform: &Platform) -> Result<Checked> {
         drift,
         files: rendered.files.len(),
         ignored,
+        unowned,
     })
 }
 
@@ -275,8 +281,9 @@ pub fn diff_revisions(root: &Path, base: &str, head: Option<&str>) -> Result<Dif
 /// [`diff_revisions`] with more field paths to ignore (`kiln diff --ignore`). Besides the
 /// object diff it records the commit ids, the head's lint errors (what `kiln render` would
 /// refuse) and how the head's committed output tree differs from its render (what Argo CD
-/// applies). Environments come in the platform's order: by channel (`sha`, `alpha`, `rc`,
-/// `stable`: the promotion order), then by name; closed environments are marked.
+/// applies). Environments come in the platform's order: those `environments:` of kiln.yaml
+/// lists, in its order, then the others by channel (`sha`, `alpha`, `rc`, `stable`: the
+/// promotion order) and name; closed environments are marked.
 pub fn diff_revisions_with(
     root: &Path,
     base: &str,
@@ -321,8 +328,11 @@ pub fn diff_revisions_with(
             )
         })?;
     }
+    // `environments:` of kiln.yaml first (already first in `platform.environments`), then the
+    // rest in promotion order.
+    let listed = platform.environment_order.len();
     let mut envs: Vec<&crate::resolve::Environment> = platform.environments.iter().collect();
-    envs.sort_by_key(|e| (e.channel as u8, e.name.clone()));
+    envs[listed..].sort_by_key(|e| (e.channel as u8, e.name.clone()));
     options.environments = envs
         .iter()
         .map(|e| (e.name.clone(), e.state == crate::model::EnvState::Closed))

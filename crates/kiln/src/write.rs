@@ -689,33 +689,40 @@ pub enum Drift {
         /// A unified diff from the file on disk to the rendered one.
         diff: String,
     },
-    /// A rendered path is taken by a file kiln did not generate.
+    /// A rendered path is taken by a file that does not start with [`GENERATED_MARKER`]: a
+    /// generated file whose header was edited away, or a hand-written file. Reported as
+    /// "modified": a render refuses to overwrite it until the header line is back or the file
+    /// is gone.
     Foreign {
         /// The file, relative to the output root.
         path: String,
+        /// The first line the rendered file has (kiln's header), to put back.
+        header: String,
     },
 }
 
 /// Compares a rendered tree with the disk, never writing.
 pub fn check_tree(root: &Path, rendered: &Rendered) -> Result<Vec<Drift>> {
-    compare_listing(root, list_tree(root)?, rendered)
+    compare_listing(root, list_tree(root)?, rendered).map(|(drift, _)| drift)
 }
 
 /// [`check_tree`] over a tree already walked: each file is read and compared on every core, and
-/// the text is kept only of files that differ, never the whole tree's.
+/// the text is kept only of files that differ, never the whole tree's. Also returns the files
+/// kiln does not own inside directories it generates (see [`unowned`]).
 pub(crate) fn compare_listing(
     root: &Path,
     listing: Listing,
     rendered: &Rendered,
-) -> Result<Vec<Drift>> {
+) -> Result<(Vec<Drift>, Vec<String>)> {
     let (disk, unchanged) = read_listing(listing, Some(rendered))?;
     refuse_case_twins(root, &disk, rendered.files.keys().map(String::as_str))?;
     let mut drift = Vec::new();
     for (path, file) in &rendered.files {
         match disk.generated.get(path) {
-            None if disk.foreign.contains(path) => {
-                drift.push(Drift::Foreign { path: path.clone() })
-            }
+            None if disk.foreign.contains(path) => drift.push(Drift::Foreign {
+                path: path.clone(),
+                header: file.text.lines().next().unwrap_or_default().to_owned(),
+            }),
             None => drift.push(Drift::Missing { path: path.clone() }),
             Some(_) if unchanged.contains(path) => {}
             Some(text) => {
@@ -737,7 +744,39 @@ pub(crate) fn compare_listing(
         }
     }
     drift.sort_by(|a, b| drift_path(a).cmp(drift_path(b)));
-    Ok(drift)
+    Ok((drift, unowned(&disk, rendered)))
+}
+
+/// Files kiln did not generate inside a directory it generates (below the output root, which
+/// may hold a README and the like): hand-added files that no generated `kustomization.yaml`
+/// lists, so they never reach the cluster. A file at a rendered path is drift
+/// ([`Drift::Foreign`]), not listed here. Sorted.
+fn unowned(disk: &DiskTree, rendered: &Rendered) -> Vec<String> {
+    let mut generated_dirs: HashSet<&str> = HashSet::new();
+    for path in rendered.files.keys() {
+        let mut dir = path.as_str();
+        while let Some((d, _)) = dir.rsplit_once('/') {
+            if !generated_dirs.insert(d) {
+                break;
+            }
+            dir = d;
+        }
+    }
+    disk.foreign
+        .iter()
+        .filter(|path| !rendered.files.contains_key(*path))
+        .filter(|path| {
+            let mut dir = path.as_str();
+            while let Some((d, _)) = dir.rsplit_once('/') {
+                if generated_dirs.contains(d) {
+                    return true;
+                }
+                dir = d;
+            }
+            false
+        })
+        .cloned()
+        .collect()
 }
 
 fn drift_path(d: &Drift) -> &str {
@@ -745,7 +784,7 @@ fn drift_path(d: &Drift) -> &str {
         Drift::Missing { path }
         | Drift::Stale { path }
         | Drift::Changed { path, .. }
-        | Drift::Foreign { path } => path,
+        | Drift::Foreign { path, .. } => path,
     }
 }
 

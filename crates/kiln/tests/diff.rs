@@ -237,3 +237,65 @@ fn reading_a_revision_leaves_the_working_tree_alone() {
         "{err}"
     );
 }
+
+/// `environments:` of kiln.yaml orders the diff and `affected` (and `kiln envs`); a name that
+/// is no environment is an error at its line.
+#[test]
+fn the_platforms_environment_order_orders_diff_and_affected() {
+    let repo = Repo::new();
+    repo.edit(
+        "kiln.yaml",
+        "output: k8s\n",
+        "output: k8s\nenvironments: [prod, preview]\n",
+    );
+    repo.commit("order");
+    repo.edit(
+        "templates/web/deployment.yaml.j2",
+        "    metadata:\n      labels:\n",
+        "    metadata:\n      annotations:\n        team: web\n      labels:\n",
+    );
+    let diff = kiln::diff_revisions(&repo.root, "HEAD", None).unwrap();
+    let names: Vec<&str> = diff.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["prod", "preview"]);
+    let affected = kiln::affected(&diff);
+    assert_eq!(affected.environments, ["prod", "preview"]);
+    assert_eq!(
+        affected
+            .include
+            .iter()
+            .map(|a| (a.environment.as_str(), a.app.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("prod", Some("blog")),
+            ("prod", Some("shop")),
+            ("preview", Some("shop"))
+        ]
+    );
+    let platform = kiln::Platform::load(&repo.root).unwrap();
+    let envs: Vec<String> = kiln::explain::envs(&platform)
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(envs, ["prod", "preview"]);
+
+    repo.edit(
+        "kiln.yaml",
+        "environments: [prod, preview]",
+        "environments: [prod, staging]",
+    );
+    let err = kiln::Platform::load(&repo.root).unwrap_err().to_string();
+    assert!(
+        err == "kiln.yaml:4:22 (key `environments.1`): no environment `staging` (environments: preview, prod)",
+        "{err}"
+    );
+    repo.edit(
+        "kiln.yaml",
+        "environments: [prod, staging]",
+        "environments: [prod, prod]",
+    );
+    let err = kiln::Platform::load(&repo.root).unwrap_err().to_string();
+    assert!(
+        err.contains("(key `environments.1`): environment `prod` is listed twice"),
+        "{err}"
+    );
+}

@@ -60,6 +60,12 @@ pub struct PlatformFile {
     /// `kiln diff`'s settings: `diff: { ignore: [field paths] }`.
     #[serde(default)]
     pub diff: DiffConfig,
+    /// The platform's environment order (`environments: [dev, staging, production]`), as
+    /// `kiln envs`, `kiln diff` and `kiln affected` list them: these first, in this order;
+    /// environments not listed follow (by name; in `diff`, by channel then name). Every name
+    /// must be an environment's.
+    #[serde(default)]
+    pub environments: Vec<String>,
 }
 
 /// `tags:` in kiln.yaml: the platform's tag policy on top of the channel rules.

@@ -1,4 +1,5 @@
-//! `kiln check`'s drift: each differing file, with a unified diff of what changed.
+//! `kiln check`'s drift: each differing file, with a unified diff of what changed; and the
+//! files kiln does not own inside the directories it generates.
 
 use std::fmt::Write as _;
 
@@ -18,9 +19,11 @@ pub fn drift_text(output: &str, drift: &[Drift], color: bool) -> String {
                 out,
                 "stale:   {output}/{path} (generated, no longer rendered)"
             ),
-            Drift::Foreign { path } => writeln!(
+            Drift::Foreign { path, header } => writeln!(
                 out,
-                "blocked: {output}/{path} (a file kiln did not generate takes a rendered path)"
+                "modified: {output}/{path} (its first line is not kiln's header, so a render \
+                 will not overwrite it)\n  put the header back as its first line, or delete \
+                 the file, then render:\n  {header}"
             ),
             Drift::Changed { path, diff } => {
                 let _ = writeln!(out, "changed: {output}/{path}");
@@ -37,6 +40,21 @@ pub fn drift_text(output: &str, drift: &[Drift], color: bool) -> String {
                 Ok(())
             }
         };
+    }
+    out
+}
+
+/// Formats the files kiln does not own inside directories it generates (hand-added files): one
+/// warning line each. They are not drift: no generated `kustomization.yaml` lists them, so they
+/// are never applied, and kiln keeps them.
+pub fn unowned_text(output: &str, unowned: &[String]) -> String {
+    let mut out = String::new();
+    for path in unowned {
+        let _ = writeln!(
+            out,
+            "not kiln's: {output}/{path} (hand-added in a directory kiln generates; no \
+             kustomization.yaml lists it, so it is never applied)"
+        );
     }
     out
 }

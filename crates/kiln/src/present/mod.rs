@@ -11,7 +11,7 @@ mod lint;
 mod table;
 
 pub use diff::{diff_markdown, diff_text, COMMENT_MARKER, GITHUB_COMMENT_LIMIT};
-pub use drift::drift_text;
+pub use drift::{drift_text, unowned_text};
 pub use envs::envs_text;
 pub use explain::explain_text;
 pub use lint::{lint_github, lint_text};
