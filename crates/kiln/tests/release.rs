@@ -666,9 +666,9 @@ fn set_image_refusals() {
     };
     assert_eq!(
         err("production", &[], "latest"),
-        "environments/production.yaml:4:1 (key `channel`): tag breaks the `stable` rule of \
-         environment `production`: `latest` is mutable: it moves with every push; it takes a \
-         stable version X.Y.Z (0.5.0)"
+        "the tag given on the command line breaks the `stable` rule of environment \
+         `production` (`channel: stable` at environments/production.yaml:4): `latest` is \
+         mutable: it moves with every push; it takes a stable version X.Y.Z (0.5.0)"
     );
     assert!(
         err("test", &[], "0.5.0").contains("`0.5.0` is a stable version, not an alpha pre-release")
