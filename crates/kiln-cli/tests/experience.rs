@@ -253,8 +253,8 @@ fn explain_a_field_names_the_template_line_and_the_file_key_and_line_of_its_data
 
     Deployment staging/hello  (k8s/overlays/staging/hello/deployment.yaml)
       spec.template.spec.containers[name=hello].image = ghcr.io/example/hello:1.1.0-rc.1
-        written by templates/web/deployment.yaml.j2:42
-          42 | image: {{ app.image_ref | tojson }}
+        written by templates/web/deployment.yaml.j2:49
+          49 | image: {{ app.image_ref | tojson }}
         app.image_ref = ghcr.io/example/hello:1.1.0-rc.1  (registry/image:tag (the image is joined to kiln.yaml's registry unless it contains a '/'))
           <- registry  ghcr.io/example  kiln.yaml:7                   registry
           <- image     hello            kiln.yaml:39                  apps.hello.components.web.image  (app default)
@@ -281,9 +281,9 @@ fn explain_a_field_names_the_template_line_and_the_file_key_and_line_of_its_data
 
     Deployment production/hello  (k8s/apps/hello/deployment.yaml)
       spec.template.spec.containers[name=hello].livenessProbe.periodSeconds = 20
-        written by templates/web/deployment.yaml.j2:55
-          55 | {{ k8s.http_probe(app.health.path, app.health.port, app.health.liveness) | indent(12) }}
-        app.health.liveness = {"initial_delay":10,"period":20,"timeout":1,"failure_threshold":3}
+        written by templates/web/deployment.yaml.j2:63
+          63 | {{ k8s.probe(app.probes.liveness) | indent(12) }}
+        app.probes.liveness = {"handler":"http","path":"/healthz","port":8080,"headers":[],"initial_delay":10,"period":20,"timeout":1,"failure_threshold":3}
           <- health.liveness.period  20  kiln.yaml:27  kinds.web.defaults.health.liveness.period  (kind default)
     --- stderr
     "#

@@ -184,8 +184,10 @@ fn set_image_writes_the_tag_keeps_comments_and_renders() {
     ");
 
     // What CI can no longer do: a mutable or off-channel tag.
+    // The culprit is the argument: no file caret (the environment's `channel:` line is only
+    // named, as where the rule comes from).
     let err = fails(&root, &["set-image", "--env", "production", "latest"]);
-    assert!(err.contains("environments/production.yaml:4:1 (key `channel`): tag breaks the `stable` rule of environment `production`: `latest` is mutable"), "{err}");
+    insta::assert_snapshot!(err, @"error: the tag given on the command line breaks the `stable` rule of environment `production` (`channel: stable` at environments/production.yaml:4): `latest` is mutable: it moves with every push; it takes a stable version X.Y.Z (0.5.0)");
     let err = fails(&root, &["set-image", "--env", "test", "0.5.0+3f9c2ab"]);
     assert!(
         err.contains("carries SemVer build metadata (`+3f9c2ab`), which image tags cannot hold"),

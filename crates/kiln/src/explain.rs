@@ -759,6 +759,17 @@ fn resolve_reference(
                         .push(files.env_setting(&format!("place.{}.dir", c.kind), None));
                 }
                 _ => {
+                    // `app.probes.<probe>` is resolved from `health`: the probe's block, the
+                    // checks `health` gives every probe, and the ports.
+                    let targets: Vec<String> = match rest.split('.').collect::<Vec<_>>()[..] {
+                        ["probes"] => vec!["health".into(), "port".into()],
+                        ["probes", probe, ..] => ["path", "port", "grpc", "tcp", "exec", "headers"]
+                            .iter()
+                            .map(|k| format!("health.{k}"))
+                            .chain([format!("health.{probe}"), "port".into()])
+                            .collect(),
+                        _ => vec![rest.to_owned()],
+                    };
                     let mut matched: Vec<Setting> = c
                         .provenance
                         .iter()
@@ -767,7 +778,9 @@ fn resolve_reference(
                                 a.strip_prefix(b)
                                     .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
                             };
-                            ***p == *rest || below(p, rest) || below(rest, p)
+                            targets
+                                .iter()
+                                .any(|t| ***p == **t || below(p, t) || below(t, p))
                         })
                         .map(|(p, s)| workload_setting(&workload, p, s))
                         .collect();

@@ -287,22 +287,26 @@ pub fn plan_set_image(sources: &Sources, env: &str, apps: &[String], tag: &str) 
     let before = resolve::resolve_lenient(sources)?;
     let environment = before.environment_or_err(env)?;
     let rule = TagRule::from(environment.channel);
+    // The tag comes from the command line, not from a file: the error has no location (a
+    // caret under `channel:` would point at the wrong culprit), and names the rule's line in
+    // its words.
     let channel_at = || {
         let text = &env_source(sources, &environment.file).text;
-        let (line, column) = yaml::parse_document(text, &environment.file)
+        let (line, _) = yaml::parse_document(text, &environment.file)
             .map(|doc| doc.position_of("channel"))
             .unwrap_or((1, 1));
-        Location::at(&environment.file, line, column).with_key("channel")
+        format!("{}:{line}", environment.file.display())
     };
     let tag = rule.check(tag).map_err(|why| {
         Error::new(
             ErrorKind::Model,
             format!(
-                "tag breaks the `{rule}` rule of environment `{env}`: {why}; it takes {}",
+                "the tag given on the command line breaks the `{rule}` rule of environment \
+                 `{env}` (`channel: {rule}` at {}): {why}; it takes {}",
+                channel_at(),
                 rule.shape()
             ),
         )
-        .at(channel_at())
     })?;
     // Written as it will render: without its `v` only where the platform's policy strips it.
     let tag = crate::tag::deployed_tag(rule, &tag, before.tags.strip_v);

@@ -20,8 +20,8 @@ use crate::load::{
     SourceFile, Sources, CRDS_DIR, ENVIRONMENTS_DIR, FILES_DIR, PLATFORM_FILE, TEMPLATES_DIR,
 };
 use crate::model::{
-    check_dns_label, check_rel_dir, Bundle, Channel, Cluster, EnvFile, EnvState, PlatformFile,
-    ReleaseConfig, Workload,
+    check_dns_label, check_rel_dir, Bundle, Channel, Cluster, Container, EnvFile, EnvState,
+    GrpcCheck, Health, Ordered, PlatformFile, Probe, ReleaseConfig, TcpCheck, Workload,
 };
 use crate::tag::TagRule;
 use crate::yaml::{self, Node, NodeValue};
@@ -174,6 +174,195 @@ pub struct Derived {
     pub pdb: Option<Pdb>,
     /// The Secret the component reads (`secret`, or `<app>-secrets`).
     pub secret: String,
+    /// The component's probes as they run: each with its one check resolved from `health`.
+    pub probes: Probes,
+    /// `init_containers`, resolved, in the order written.
+    pub init_containers: Vec<ResolvedContainer>,
+    /// `sidecars`, resolved, in the order written.
+    pub sidecars: Vec<ResolvedContainer>,
+}
+
+/// The three probes of a container; a probe is `None` when its block is not given or no layer
+/// gives it a check (`path`, `grpc`, `tcp` or `exec`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Probes {
+    /// `livenessProbe`.
+    pub liveness: Option<EffectiveProbe>,
+    /// `readinessProbe`.
+    pub readiness: Option<EffectiveProbe>,
+    /// `startupProbe`.
+    pub startup: Option<EffectiveProbe>,
+}
+
+/// One probe with its check resolved: `handler` says which of the other fields apply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EffectiveProbe {
+    /// `http`, `grpc`, `tcp` or `exec`.
+    pub handler: &'static str,
+    /// The HTTP path (`http`).
+    pub path: Option<String>,
+    /// The port (`http`, `grpc`, `tcp`).
+    pub port: Option<u16>,
+    /// The gRPC service name (`grpc`), if given.
+    pub service: Option<String>,
+    /// The command (`exec`).
+    pub command: Option<Vec<String>>,
+    /// The HTTP headers (`http`; empty otherwise).
+    pub headers: Vec<crate::model::HttpHeader>,
+    /// `initialDelaySeconds`.
+    pub initial_delay: Option<u32>,
+    /// `periodSeconds`.
+    pub period: Option<u32>,
+    /// `timeoutSeconds`.
+    pub timeout: Option<u32>,
+    /// `failureThreshold`.
+    pub failure_threshold: Option<u32>,
+}
+
+/// An init container or sidecar as templates see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedContainer {
+    /// The container's name (its key).
+    pub name: String,
+    /// `registry/image:tag[@digest]`, or the component's own reference.
+    pub image_ref: String,
+    /// The entrypoint, if given.
+    pub command: Option<Vec<String>>,
+    /// The arguments, if given.
+    pub args: Option<Vec<String>>,
+    /// Plain variables in the order written (empty when none).
+    pub env: Ordered<String>,
+    /// Secret references (empty when none).
+    pub secret_env: Ordered<crate::model::SecretKeyRef>,
+    /// Ports in the order written.
+    pub ports: Vec<NamedPort>,
+    /// Requests and limits (empty when none).
+    pub resources: crate::model::Resources,
+    /// Its probes, resolved like the component's.
+    pub probes: Probes,
+}
+
+/// A named container port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedPort {
+    /// The port's name (at most 15 characters).
+    pub name: String,
+    /// The port number.
+    pub port: u16,
+}
+
+/// One level's check (`health` or a probe block): `exec`, `grpc` or `tcp` before `path`.
+fn level_check<'h>(
+    path: Option<&'h String>,
+    grpc: Option<&'h GrpcCheck>,
+    tcp: Option<&'h TcpCheck>,
+    exec: Option<&'h Vec<String>>,
+) -> std::result::Result<Option<(&'static str, Check<'h>)>, (&'static str, String)> {
+    let given: Vec<&str> = [
+        grpc.map(|_| "grpc"),
+        tcp.map(|_| "tcp"),
+        exec.map(|_| "exec"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let [.., last] = given[..] {
+        if given.len() > 1 {
+            return Err((
+                last,
+                format!(
+                    "`{}` are alternative checks of one probe: keep one (set the others to null \
+                     in a higher layer to replace a lower layer's)",
+                    given.join("`, `")
+                ),
+            ));
+        }
+    }
+    Ok(match (grpc, tcp, exec, path) {
+        (Some(g), ..) => Some(("grpc", Check::Grpc(g))),
+        (_, Some(t), ..) => Some(("tcp", Check::Tcp(t))),
+        (_, _, Some(e), _) => Some(("exec", Check::Exec(e))),
+        (_, _, _, Some(p)) => Some(("http", Check::Http(p))),
+        _ => None,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Check<'h> {
+    Http(&'h String),
+    Grpc(&'h GrpcCheck),
+    Tcp(&'h TcpCheck),
+    Exec(&'h Vec<String>),
+}
+
+/// Resolves `health` into the probes that run. An error names the key (`health.liveness`)
+/// and why.
+pub fn effective_probes(health: Option<&Health>) -> std::result::Result<Probes, (String, String)> {
+    let Some(health) = health else {
+        return Ok(Probes::default());
+    };
+    let base = level_check(
+        health.path.as_ref(),
+        health.grpc.as_ref(),
+        health.tcp.as_ref(),
+        health.exec.as_ref(),
+    )
+    .map_err(|(field, why)| (format!("health.{field}"), why))?;
+    let one = |field: &str,
+               probe: Option<&Probe>|
+     -> std::result::Result<Option<EffectiveProbe>, (String, String)> {
+        let Some(probe) = probe else {
+            return Ok(None);
+        };
+        let own = level_check(
+            probe.path.as_ref(),
+            probe.grpc.as_ref(),
+            probe.tcp.as_ref(),
+            probe.exec.as_ref(),
+        )
+        .map_err(|(check, why)| (format!("health.{field}.{check}"), why))?;
+        let Some((handler, check)) = own.or(base) else {
+            return Ok(None);
+        };
+        let mut out = EffectiveProbe {
+            handler,
+            path: None,
+            port: health.port,
+            service: None,
+            command: None,
+            headers: Vec::new(),
+            initial_delay: probe.initial_delay,
+            period: probe.period,
+            timeout: probe.timeout,
+            failure_threshold: probe.failure_threshold,
+        };
+        match check {
+            Check::Http(path) => {
+                out.path = Some(path.clone());
+                out.headers = probe
+                    .headers
+                    .as_ref()
+                    .or(health.headers.as_ref())
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            Check::Grpc(g) => {
+                out.port = g.port.or(health.port);
+                out.service = g.service.clone();
+            }
+            Check::Tcp(t) => out.port = t.port.or(health.port),
+            Check::Exec(command) => {
+                out.port = None;
+                out.command = Some(command.clone());
+            }
+        }
+        Ok(Some(out))
+    };
+    Ok(Probes {
+        liveness: one("liveness", health.liveness.as_ref())?,
+        readiness: one("readiness", health.readiness.as_ref())?,
+        startup: one("startup", health.startup.as_ref())?,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -220,23 +409,14 @@ pub fn derive(
     } else {
         declared
     };
-    let image = workload.image.as_deref().unwrap_or_default();
-    let mut image_ref = match registry {
-        Some(registry) if !image.contains('/') && !upstream => {
-            format!("{}/{image}", registry.trim_end_matches('/'))
-        }
-        _ => image.to_owned(),
-    };
-    if let Some(tag) = workload.tag.as_deref().filter(|t| !t.is_empty()) {
-        image_ref.push(':');
-        image_ref.push_str(tag);
-    }
-    if let Some(digest) = workload.digest.as_deref() {
-        image_ref.push('@');
-        image_ref.push_str(digest);
-    }
     Derived {
-        image_ref,
+        image_ref: image_ref(
+            workload.image.as_deref().unwrap_or_default(),
+            workload.tag.as_deref(),
+            workload.digest.as_deref(),
+            registry,
+            upstream,
+        ),
         replicas,
         multi_replica: replicas >= 2,
         pdb: (replicas >= 2).then_some(Pdb { min_available: 1 }),
@@ -244,7 +424,35 @@ pub fn derive(
             .secret
             .clone()
             .unwrap_or_else(|| format!("{app}-secrets")),
+        probes: Probes::default(),
+        init_containers: Vec::new(),
+        sidecars: Vec::new(),
     }
+}
+
+/// `image[:tag][@digest]`, joined to the registry for a bare name the platform builds.
+fn image_ref(
+    image: &str,
+    tag: Option<&str>,
+    digest: Option<&str>,
+    registry: Option<&str>,
+    upstream: bool,
+) -> String {
+    let mut image_ref = match registry {
+        Some(registry) if !image.contains('/') && !upstream => {
+            format!("{}/{image}", registry.trim_end_matches('/'))
+        }
+        _ => image.to_owned(),
+    };
+    if let Some(tag) = tag.filter(|t| !t.is_empty()) {
+        image_ref.push(':');
+        image_ref.push_str(tag);
+    }
+    if let Some(digest) = digest {
+        image_ref.push('@');
+        image_ref.push_str(digest);
+    }
+    image_ref
 }
 
 /// Validates and resolves a platform read by [`crate::load`]. Every image tag must follow its
@@ -801,13 +1009,14 @@ impl<'a> EnvScope<'a> {
             }
         }
         self.check_image_and_tag(app, kind, &mut workload, tag_rule, &provenance)?;
-        let derived = derive(
+        let mut derived = derive(
             app,
             &workload,
             platform.registry.as_deref(),
             file.state,
             upstream,
         );
+        self.extra_containers(app, kind, &workload, &provenance, &mut derived)?;
         let namespace = place
             .namespace
             .clone()
@@ -823,6 +1032,67 @@ impl<'a> EnvScope<'a> {
             derived,
             provenance,
         })
+    }
+
+    /// The component's probes as they run, and its init containers and sidecars resolved
+    /// against its image; an error names the key that is wrong.
+    fn extra_containers(
+        &self,
+        app: &str,
+        kind: &str,
+        workload: &Workload,
+        provenance: &BTreeMap<Arc<str>, Source>,
+        derived: &mut Derived,
+    ) -> Result<()> {
+        let component_key = format!("apps.{app}.{kind}");
+        let name = self.name;
+        let located = |key: &str, why: String| {
+            let location = provenance
+                .get(key)
+                .or_else(|| provenance.get(format!("{key}.image").as_str()))
+                .or_else(|| {
+                    provenance
+                        .iter()
+                        .find(|(k, _)| k.starts_with(&format!("{key}.")))
+                        .map(|(_, s)| s)
+                })
+                .map_or_else(|| self.at(&component_key), Source::location);
+            Error::new(
+                ErrorKind::Model,
+                format!("environment `{name}`, app `{app}` ({kind}): `{key}`: {why}"),
+            )
+            .at(location)
+        };
+        derived.probes =
+            effective_probes(workload.health.as_ref()).map_err(|(k, why)| located(&k, why))?;
+        let images = ContainerImages {
+            channel: self.file.channel,
+            platform: self.platform,
+            workload,
+            image_ref: &derived.image_ref,
+            strict_tags: self.strict_tags,
+        };
+        let mut init_containers = Vec::new();
+        let mut sidecars = Vec::new();
+        for (list, containers, out) in [
+            (
+                "init_containers",
+                &workload.init_containers,
+                &mut init_containers,
+            ),
+            ("sidecars", &workload.sidecars, &mut sidecars),
+        ] {
+            for (cname, container) in containers.iter().flatten() {
+                out.push(
+                    images
+                        .resolve(cname, container)
+                        .map_err(|(k, why)| located(&format!("{list}.{cname}{k}"), why))?,
+                );
+            }
+        }
+        derived.init_containers = init_containers;
+        derived.sidecars = sidecars;
+        Ok(())
     }
 
     /// An upstream image is not one of the platform's own; a digest is well formed; the tag
@@ -907,6 +1177,153 @@ impl<'a> EnvScope<'a> {
             Err(_) => {}
         }
         Ok(())
+    }
+}
+
+/// What an init container's or sidecar's image is resolved against: the component's.
+struct ContainerImages<'a> {
+    channel: Channel,
+    platform: &'a Platform,
+    workload: &'a Workload,
+    image_ref: &'a str,
+    strict_tags: bool,
+}
+
+impl ContainerImages<'_> {
+    /// Resolves one container; an error names the key under the container (`.tag`, empty for
+    /// the container itself) and why.
+    fn resolve(
+        &self,
+        name: &str,
+        c: &Container,
+    ) -> std::result::Result<ResolvedContainer, (String, String)> {
+        check_dns_label(name).map_err(|why| (String::new(), why))?;
+        let image_ref = match c.image.as_deref() {
+            None => {
+                if let Some(key) = [
+                    c.tag.as_ref().map(|_| "tag"),
+                    c.digest.as_ref().map(|_| "digest"),
+                    c.channel.as_ref().map(|_| "channel"),
+                ]
+                .into_iter()
+                .flatten()
+                .next()
+                {
+                    return Err((
+                        format!(".{key}"),
+                        format!(
+                            "`{key}` without `image`: a container without `image` runs the \
+                             component's own image ({}); name the image to run another",
+                            self.image_ref
+                        ),
+                    ));
+                }
+                self.image_ref.to_owned()
+            }
+            Some(image) => self.image(image, c)?,
+        };
+        let mut ports = Vec::new();
+        for (port_name, port) in c.ports.iter().flatten() {
+            if port_name.len() > 15 {
+                return Err((
+                    format!(".ports.{port_name}"),
+                    "a port name has at most 15 characters".into(),
+                ));
+            }
+            check_dns_label(port_name).map_err(|why| (format!(".ports.{port_name}"), why))?;
+            ports.push(NamedPort {
+                name: port_name.clone(),
+                port: *port,
+            });
+        }
+        let mut health = c.health.clone();
+        if let Some(health) = health.as_mut() {
+            health.port = health.port.or(ports.first().map(|p| p.port));
+        }
+        let probes =
+            effective_probes(health.as_ref()).map_err(|(k, why)| (format!(".{k}"), why))?;
+        Ok(ResolvedContainer {
+            name: name.to_owned(),
+            image_ref,
+            command: c.command.clone(),
+            args: c.args.clone(),
+            env: c.env.clone().unwrap_or_default(),
+            secret_env: c.secret_env.clone().unwrap_or_default(),
+            ports,
+            resources: c.resources.clone().unwrap_or_default(),
+            probes,
+        })
+    }
+
+    /// A named image under the component's rules: a platform image follows the
+    /// environment's channel (its tag defaults to the component's), a pinned one is upstream.
+    fn image(&self, image: &str, c: &Container) -> std::result::Result<String, (String, String)> {
+        let rule = TagRule::of(self.channel, c.channel);
+        let upstream = rule == TagRule::Pinned;
+        let registry = self.platform.registry.as_deref();
+        if let (true, Some(registry)) = (upstream, registry) {
+            let registry = registry.trim_end_matches('/');
+            if image
+                .strip_prefix(registry)
+                .is_some_and(|r| r.starts_with('/'))
+            {
+                return Err((
+                    ".channel".into(),
+                    format!(
+                        "`{image}` is under the platform's registry `{registry}`, an image the \
+                         platform builds: it follows the environment's `channel: {}`; \
+                         `channel: pinned` is for upstream images",
+                        TagRule::from(self.channel)
+                    ),
+                ));
+            }
+        }
+        if let Some(digest) = c.digest.as_deref() {
+            crate::tag::check_digest(digest).map_err(|why| (".digest".to_owned(), why))?;
+        }
+        let tag = match (c.tag.as_deref(), upstream) {
+            // A platform image built with the component's: the same, already checked, tag.
+            (None, false) => self.workload.tag.clone(),
+            (None, true) if c.digest.is_some() => None,
+            (None, true) => {
+                return Err((
+                    String::new(),
+                    format!("the upstream image `{image}` has no `tag` (or `digest`)"),
+                ))
+            }
+            (Some(written), _) => match rule.check(written) {
+                Ok(tag) => Some(crate::tag::deployed_tag(
+                    rule,
+                    &tag,
+                    self.platform.tags.strip_v,
+                )),
+                Err(_)
+                    if upstream
+                        && self
+                            .platform
+                            .tags
+                            .exceptions
+                            .iter()
+                            .any(|e| e.image == image && e.tag == written) =>
+                {
+                    Some(written.to_owned())
+                }
+                Err(why) if self.strict_tags => {
+                    return Err((
+                        ".tag".into(),
+                        format!("{why}; the `{rule}` rule takes {}", rule.shape()),
+                    ))
+                }
+                Err(_) => Some(written.to_owned()),
+            },
+        };
+        Ok(image_ref(
+            image,
+            tag.as_deref(),
+            c.digest.as_deref(),
+            registry,
+            upstream,
+        ))
     }
 }
 

@@ -666,9 +666,9 @@ fn set_image_refusals() {
     };
     assert_eq!(
         err("production", &[], "latest"),
-        "environments/production.yaml:4:1 (key `channel`): tag breaks the `stable` rule of \
-         environment `production`: `latest` is mutable: it moves with every push; it takes a \
-         stable version X.Y.Z (0.5.0)"
+        "the tag given on the command line breaks the `stable` rule of environment \
+         `production` (`channel: stable` at environments/production.yaml:4): `latest` is \
+         mutable: it moves with every push; it takes a stable version X.Y.Z (0.5.0)"
     );
     assert!(
         err("test", &[], "0.5.0").contains("`0.5.0` is a stable version, not an alpha pre-release")
@@ -806,7 +806,7 @@ fn promote_test_to_production_writes_the_stable_tag_and_diffs_the_render() {
     let lines: Vec<String> = plan.changes.iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,
-        ["environments/production.yaml:10 defaults.web.tag: 0.4.2 -> 0.5.0 (blog/web, shop/web)"]
+        ["environments/production.yaml:10 defaults.web.tag: 0.4.2 -> 0.5.0 (blog/web, shop/web) from 0.5.0-alpha.123.1"]
     );
     let before = kiln::render(&plan.before).unwrap();
     let after = kiln::render(&plan.after).unwrap();
@@ -828,8 +828,8 @@ fn promote_test_to_production_writes_the_stable_tag_and_diffs_the_render() {
     assert_eq!(
         lines,
         [
-            "environments/staging.yaml:11 apps.blog.web.tag: 0.5.0-rc.1 -> 0.5.0-rc.2 (blog/web)",
-            "environments/staging.yaml:9 apps.shop.web.tag: 0.5.0-rc.1 -> 0.5.0-rc.2 (shop/web)"
+            "environments/staging.yaml:11 apps.blog.web.tag: 0.5.0-rc.1 -> 0.5.0-rc.2 (blog/web) from 0.5.0-alpha.123.1",
+            "environments/staging.yaml:9 apps.shop.web.tag: 0.5.0-rc.1 -> 0.5.0-rc.2 (shop/web) from 0.5.0-alpha.123.1"
         ]
     );
     // A SemVer source into a sha environment.

@@ -319,42 +319,129 @@ pub struct Workload {
     pub annotations: Option<Ordered<String>>,
     /// Free extras for the kind's templates.
     pub values: Option<Ordered<Value>>,
+    /// Containers that run to completion before the pod's containers start, in the order
+    /// written, by name (`migrate: { command: [...] }`). Templates see them as the list
+    /// `app.init_containers`, each resolved ([`Container`]).
+    pub init_containers: Option<Ordered<Container>>,
+    /// Containers that run beside the component's own, in the order written, by name.
+    /// Templates see them as the list `app.sidecars`, each resolved ([`Container`]).
+    pub sidecars: Option<Ordered<Container>>,
 }
 
-/// A workload's health endpoint and probes.
+/// An extra container of a component's pod (`init_containers.<name>`, `sidecars.<name>`).
+/// Without `image`, it runs the component's own image (reference, tag and digest); with one,
+/// the image follows the same rules as the component's: a bare name is the platform's, joined
+/// to the registry and bound to the environment's channel (its tag defaults to the
+/// component's), and `channel: pinned` marks an upstream image used as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    /// The image; the component's own when left out.
+    pub image: Option<String>,
+    /// The image tag, checked against the container's rule.
+    pub tag: Option<String>,
+    /// An image digest (`sha256:<64 hex>`).
+    pub digest: Option<String>,
+    /// `pinned`: an upstream image with its own version.
+    pub channel: Option<ComponentChannel>,
+    /// The entrypoint (Kubernetes `command`); the image's when left out.
+    pub command: Option<Vec<String>>,
+    /// The arguments (Kubernetes `args`).
+    pub args: Option<Vec<String>>,
+    /// Plain environment variables, in the order written.
+    pub env: Option<Ordered<String>>,
+    /// Variables read from a Secret by reference.
+    pub secret_env: Option<Ordered<SecretKeyRef>>,
+    /// Named container ports (`{ metrics: 9090 }`), in the order written.
+    pub ports: Option<Ordered<u16>>,
+    /// Requests and limits.
+    pub resources: Option<Resources>,
+    /// Probes, as for a component; `health.port` defaults to the first of `ports`.
+    pub health: Option<Health>,
+}
+
+/// `health:`: the app's health endpoint and its probes. `path`, `grpc`, `tcp`, `exec` and
+/// `headers` here are what every probe checks unless the probe names its own check.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
-    /// The HTTP path the probes request (each probe may override it).
+    /// The HTTP health endpoint (an HTTP GET probe).
     pub path: Option<String>,
-    /// The probes' port; `None`: the workload's `port`.
+    /// The port probes check; the workload's `port` by default.
     pub port: Option<u16>,
-    /// The liveness probe's settings.
+    /// A gRPC health check instead of an HTTP GET.
+    pub grpc: Option<GrpcCheck>,
+    /// A TCP connect instead of an HTTP GET.
+    pub tcp: Option<TcpCheck>,
+    /// A command run in the container instead of an HTTP GET (exit 0 is healthy).
+    pub exec: Option<Vec<String>>,
+    /// Headers sent with an HTTP GET probe.
+    pub headers: Option<Vec<HttpHeader>>,
+    /// The liveness probe (restarts a hung container).
     pub liveness: Option<Probe>,
-    /// The readiness probe's settings.
+    /// The readiness probe (traffic only to ready pods).
     pub readiness: Option<Probe>,
-    /// The startup probe's settings; `None`: no startup probe.
+    /// The startup probe (holds the others back while the app starts).
     pub startup: Option<Probe>,
 }
 
-/// One HTTP probe's settings (times in seconds).
+/// One probe: its timing, and optionally its own check (`path`, `grpc`, `tcp` or `exec`),
+/// which replaces the one `health` gives. `exec`, `grpc` and `tcp` take the place of an HTTP
+/// `path` given at the same level (a lower layer's path does not turn a gRPC probe into an
+/// HTTP one); two of them at one level are an error.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
-    /// The path this probe requests; `None`: `health.path`.
+    /// The HTTP path this probe checks.
     pub path: Option<String>,
+    /// A gRPC health check.
+    pub grpc: Option<GrpcCheck>,
+    /// A TCP connect.
+    pub tcp: Option<TcpCheck>,
+    /// A command run in the container.
+    pub exec: Option<Vec<String>>,
+    /// Headers sent with this probe's HTTP GET (replacing `health.headers`).
+    pub headers: Option<Vec<HttpHeader>>,
     /// `initialDelaySeconds`.
     pub initial_delay: Option<u32>,
     /// `periodSeconds`.
     pub period: Option<u32>,
     /// `timeoutSeconds`.
     pub timeout: Option<u32>,
-    /// `failureThreshold`: consecutive failures before the probe fails.
+    /// `failureThreshold`.
     pub failure_threshold: Option<u32>,
 }
 
+/// A gRPC health check (`grpc.health.v1.Health/Check`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcCheck {
+    /// The port; `health.port` by default.
+    pub port: Option<u16>,
+    /// The service name sent in the request; empty (the server's overall health) by default.
+    pub service: Option<String>,
+}
+
+/// A TCP connect check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpCheck {
+    /// The port; `health.port` by default.
+    pub port: Option<u16>,
+}
+
+/// A header of an HTTP GET probe.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHeader {
+    /// The header name (`Host`, `Authorization`).
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
 /// Container resources, as Kubernetes quantities by resource name (`cpu: 100m`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     /// `resources.requests`.
@@ -364,7 +451,7 @@ pub struct Resources {
 }
 
 /// An environment variable's value taken from a key of a Secret.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretKeyRef {
     /// The Secret's name.
