@@ -4,6 +4,7 @@
 //!
 //! Tests that need helm skip loudly without it, unless `KILN_REQUIRE_KUBECTL=1`.
 
+mod common;
 #[path = "support/helm.rs"]
 mod support;
 
@@ -195,7 +196,7 @@ fn cache_hit_runs_no_helm() {
 
     // A changed chart file: a miss.
     let copy = tmp.path().join("web");
-    copy_dir(&chart, &copy);
+    common::copy_dir(&chart, &copy);
     let mut moved = req.clone();
     moved.chart_dir = copy.clone();
     render_chart(&Helm::at(&wrapper), &cache, &moved).unwrap();
@@ -261,7 +262,7 @@ fn missing_helm_is_a_clear_error() {
 fn symlinks_in_charts_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let chart = tmp.path().join("web");
-    copy_dir(&fixtures().join("cases/web/chart"), &chart);
+    common::copy_dir(&fixtures().join("cases/web/chart"), &chart);
     std::os::unix::fs::symlink("/etc/passwd", chart.join("templates/passwd.yaml")).unwrap();
     // Refused before helm is looked for.
     let err = render_chart(
@@ -341,6 +342,24 @@ fn run(mut cmd: Command) {
     );
 }
 
+/// A chart repository of `charts` (packaged with helm, indexed) served on loopback under
+/// `tmp/repo`; returns its URL.
+fn chart_repository(helm: &Path, tmp: &Path, charts: &[PathBuf]) -> String {
+    let repo = tmp.join("repo");
+    let home = tmp.join("home");
+    std::fs::create_dir_all(&repo).unwrap();
+    let url = serve(repo.clone());
+    for chart in charts {
+        let mut cmd = helm_cmd(helm, &home);
+        cmd.arg("package").arg(chart).arg("--destination").arg(&repo);
+        run(cmd);
+    }
+    let mut cmd = helm_cmd(helm, &home);
+    cmd.args(["repo", "index"]).arg(&repo).args(["--url", &url]);
+    run(cmd);
+    url
+}
+
 fn image(objects: &[ChartObject]) -> &str {
     objects[0].object["spec"]["template"]["spec"]["containers"][0]["image"]
         .as_str()
@@ -353,21 +372,11 @@ fn vendor_from_a_loopback_repository() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    let home = tmp.path().join("home");
-    std::fs::create_dir_all(&repo).unwrap();
-    let url = serve(repo.clone());
-    for version in ["0.1.0", "0.2.0"] {
-        let mut cmd = helm_cmd(&helm_path, &home);
-        cmd.arg("package")
-            .arg(fixtures().join("repo").join(version).join("hello"))
-            .arg("--destination")
-            .arg(&repo);
-        run(cmd);
-    }
-    let mut cmd = helm_cmd(&helm_path, &home);
-    cmd.args(["repo", "index"]).arg(&repo).args(["--url", &url]);
-    run(cmd);
+    let url = chart_repository(
+        &helm_path,
+        tmp.path(),
+        &["0.1.0", "0.2.0"].map(|v| fixtures().join("repo").join(v).join("hello")),
+    );
 
     let root = tmp.path().join("platform");
     std::fs::create_dir_all(&root).unwrap();
@@ -466,20 +475,6 @@ fn vendor_from_a_loopback_repository() {
     assert_eq!(err.kind(), ErrorKind::Unsafe, "{err}");
 }
 
-/// Copies a directory tree.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A stand-in for helm: a shell script with `body` (no helm needed).
 fn fake_helm(dir: &Path, body: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -570,26 +565,12 @@ fn a_chart_bundle_is_vendored_rendered_guarded_and_upgraded() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    let home = tmp.path().join("home");
-    std::fs::create_dir_all(&repo).unwrap();
-    let url = serve(repo.clone());
     let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chart-repo/otel-agent");
-    for version in ["0.1.0", "0.2.0"] {
-        let mut cmd = helm_cmd(&helm_path, &home);
-        cmd.arg("package")
-            .arg(agent.join(version))
-            .arg("--destination")
-            .arg(&repo);
-        run(cmd);
-    }
-    let mut cmd = helm_cmd(&helm_path, &home);
-    cmd.args(["repo", "index"]).arg(&repo).args(["--url", &url]);
-    run(cmd);
+    let url = chart_repository(&helm_path, tmp.path(), &["0.1.0", "0.2.0"].map(|v| agent.join(v)));
 
     // The mini platform with a chart bundle in prod.
     let root = tmp.path().join("platform");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini"),
         &root,
     );
