@@ -1,7 +1,9 @@
 //! The seed charts through kiln's chart runtime and a real helm:
-//! - `examples/sens/charts/sens-platform` with `examples/sens/charts/values/<env>.yaml` gives
-//!   exactly the objects of the committed tree `examples/sens/k8s/<env>/release/` (all but the
-//!   deploy-test bundle, which is not part of the product chart);
+//! - `examples/sens` renders its product from `charts/sens-platform` with the values kiln
+//!   computes from its platform model (`templates/sens-platform/values.yaml.j2`): exactly the
+//!   objects of the committed tree `examples/sens/k8s/<env>/release/` (all but the deploy-test
+//!   bundle, which is not part of the product chart), each component's workload with the image
+//!   its data names; and the chart renders on its own defaults;
 //! - the `otel-agent` chart-repository fixture (`tests/fixtures/chart-repo/otel-agent/<version>/`)
 //!   with HanseNexus's values gives the objects of the `signoz` bundle (`k8s/base/signoz/`),
 //!   differing only where a third-party chart labels its objects its own way, and its test hook
@@ -67,30 +69,39 @@ fn by_key(objects: Vec<ChartObject>) -> BTreeMap<Key, Value> {
     out
 }
 
-fn values_file(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut docs = kiln::yaml::parse_values(&text, path).unwrap();
-    assert_eq!(docs.len(), 1, "{}", path.display());
-    docs.remove(0).1
-}
-
 #[test]
-fn sens_chart_renders_the_committed_tree() {
-    let Some(helm_path) = support::helm_or_skip("the SENS chart test") else {
+fn sens_product_comes_from_its_chart_with_kilns_values() {
+    let Some(_) = support::helm_or_skip("the SENS chart test") else {
         return;
     };
-    let helm = Helm::at(&helm_path);
     let sens = repo_root().join("examples/sens");
+    let platform = kiln::Platform::load(&sens).unwrap();
+    // The whole platform through kiln: the sens-platform bundle's values come from
+    // templates/sens-platform/values.yaml.j2 and the components of each environment.
+    let rendered = kiln::render(&platform).unwrap();
     for env in ["test", "production"] {
-        let values = values_file(&sens.join(format!("charts/values/{env}.yaml")));
-        let request = ChartRequest::new(
-            sens.join("charts/sens-platform"),
-            values,
-            format!("sens-platform-{env}"),
-            format!("sens-{env}"),
-            "1.31.0",
-        );
-        let chart = by_key(render_chart(&helm, &Cache::disabled(), &request).unwrap());
+        let release_dir = format!("{env}/release/");
+        let mut chart = BTreeMap::new();
+        for (path, file) in &rendered.files {
+            if !path.starts_with(&release_dir)
+                || path.starts_with(&format!("{release_dir}deploy-test/"))
+                || path.ends_with("/kustomization.yaml")
+            {
+                continue;
+            }
+            // Every product object is the chart's: no kiln template renders one any more.
+            let origin = file.origin.as_ref().unwrap();
+            assert!(
+                origin
+                    .template
+                    .starts_with("charts/sens-platform/templates"),
+                "{path} comes from {}",
+                origin.template.display()
+            );
+            for o in &file.objects {
+                assert!(chart.insert(key(o), o.clone()).is_none(), "{path}");
+            }
+        }
         let tree = tree_objects(&sens.join(format!("k8s/{env}/release")), &["deploy-test"]);
         assert_eq!(
             chart.keys().collect::<Vec<_>>(),
@@ -100,9 +111,48 @@ fn sens_chart_renders_the_committed_tree() {
         for (k, want) in &tree {
             assert_eq!(&chart[k], want, "{env}: {k:?} differs");
         }
+        // Each component of the environment is one workload of the chart, named
+        // <release>-<app>, running the image its data names (the tag `kiln set-image` and
+        // `kiln promote` write).
+        let environment = platform.environment(env).unwrap();
+        let release = format!("sens-platform-{env}");
+        assert!(!environment.components.is_empty());
+        for component in &environment.components {
+            let name = format!("{release}-{}", component.app);
+            let workload = chart
+                .iter()
+                .find(|((kind, _, n), _)| {
+                    n == &name && (kind == "Deployment" || kind == "StatefulSet")
+                })
+                .map(|(_, o)| o)
+                .unwrap_or_else(|| panic!("{env}: no workload {name}"));
+            let container = &workload["spec"]["template"]["spec"]["containers"][0];
+            assert_eq!(
+                container["image"], component.derived.image_ref.as_str(),
+                "{env}: {name}"
+            );
+        }
         // No Secret is ever rendered: they are created in the cluster by hand.
         assert!(chart.keys().all(|(kind, _, _)| kind != "Secret"));
     }
+}
+
+#[test]
+fn sens_chart_renders_with_its_own_defaults() {
+    let Some(helm_path) = support::helm_or_skip("the SENS chart defaults test") else {
+        return;
+    };
+    let helm = Helm::at(&helm_path);
+    let chart = repo_root().join("examples/sens/charts/sens-platform");
+    // `helm template` with nothing but the chart's values.yaml: the product without the
+    // test-only mock broker, images at the chart's appVersion, no Secret.
+    let request = ChartRequest::new(&chart, json!({}), "sens-platform", "sens", "1.31.0");
+    let objects = by_key(render_chart(&helm, &Cache::disabled(), &request).unwrap());
+    let names: Vec<&str> = objects.keys().map(|(_, _, n)| n.as_str()).collect();
+    assert!(names.contains(&"sens-platform-platform-api"), "{names:?}");
+    assert!(names.contains(&"sens-platform-timescaledb"), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("mqtt-mock")), "{names:?}");
+    assert!(objects.keys().all(|(kind, _, _)| kind != "Secret"));
 }
 
 /// HanseNexus's values for the agent (environments/production.yaml, bundle `signoz`).
