@@ -143,15 +143,34 @@ fn sens_chart_renders_with_its_own_defaults() {
         return;
     };
     let helm = Helm::at(&helm_path);
-    let chart = repo_root().join("examples/sens/charts/sens-platform");
+    let sens = repo_root().join("examples/sens");
     // `helm template` with nothing but the chart's values.yaml: the product without the
-    // test-only mock broker, images at the chart's appVersion, no Secret.
-    let request = ChartRequest::new(&chart, json!({}), "sens-platform", "sens", "1.31.0");
+    // test-only mock broker, that is the workloads of production (which does not list it),
+    // and no Secret.
+    let request = ChartRequest::new(
+        sens.join("charts/sens-platform"),
+        json!({}),
+        "sens-platform",
+        "sens",
+        "1.31.0",
+    );
     let objects = by_key(render_chart(&helm, &Cache::disabled(), &request).unwrap());
-    let names: Vec<&str> = objects.keys().map(|(_, _, n)| n.as_str()).collect();
-    assert!(names.contains(&"sens-platform-platform-api"), "{names:?}");
-    assert!(names.contains(&"sens-platform-timescaledb"), "{names:?}");
-    assert!(!names.iter().any(|n| n.contains("mqtt-mock")), "{names:?}");
+    let mut workloads: Vec<&str> = objects
+        .keys()
+        .filter(|(kind, _, _)| kind == "Deployment" || kind == "StatefulSet")
+        .map(|(_, _, name)| name.as_str())
+        .collect();
+    workloads.sort_unstable();
+    let platform = kiln::Platform::load(&sens).unwrap();
+    let mut production: Vec<String> = platform
+        .environment("production")
+        .unwrap()
+        .components
+        .iter()
+        .map(|c| format!("sens-platform-{}", c.app))
+        .collect();
+    production.sort();
+    assert_eq!(workloads, production);
     assert!(objects.keys().all(|(kind, _, _)| kind != "Secret"));
 }
 
