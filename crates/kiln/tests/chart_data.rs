@@ -128,7 +128,8 @@ fn sens_product_comes_from_its_chart_with_kilns_values() {
                 .unwrap_or_else(|| panic!("{env}: no workload {name}"));
             let container = &workload["spec"]["template"]["spec"]["containers"][0];
             assert_eq!(
-                container["image"], component.derived.image_ref.as_str(),
+                container["image"],
+                component.derived.image_ref.as_str(),
                 "{env}: {name}"
             );
         }
