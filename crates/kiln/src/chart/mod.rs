@@ -19,9 +19,12 @@
 //!   belong to `helm test`, not to the cluster's desired state. Every other hook is kept with its
 //!   annotation: Argo CD maps `helm.sh/hook` install and upgrade hooks to its PreSync/PostSync
 //!   phases, so the committed tree behaves as the chart intends.
-//! - Determinism: on a cache miss the chart is rendered twice (in parallel) and the two
-//!   outputs must hold the same objects, else the error names each object and field that
-//!   changed. A nondeterministic chart is never cached.
+//! - Determinism: on a cache miss a chart whose templates call something that varies between
+//!   runs (`rand*`, `uuid*`, `gen*` keys and certificates, `now`/`date`, salted hashes,
+//!   `lookup`; see `may_vary`), or that packs subchart archives, is rendered twice (in
+//!   parallel) and the two outputs must hold the same objects, else the error names each object
+//!   and field that changed. A nondeterministic chart is never cached. Other charts are
+//!   rendered once.
 //! - helm's output goes through kiln's own YAML reader, which is strict: duplicate keys,
 //!   YAML 1.1/1.2-ambiguous scalars (`yes`, `on`, `1e3`), anchors and tags are errors naming
 //!   the template and the line of its output. A third-party chart that writes such YAML cannot
@@ -154,6 +157,13 @@ fn render_objects(helm: &Helm, cache: &Cache, request: &ChartRequest) -> Result<
             &request.api_versions,
         )
     };
+    if !may_vary(&files) {
+        // No template can call anything that varies between runs: one render is the render.
+        let first = template()?;
+        let objects = split_output(&first, &request.chart_dir, &request.namespace)?;
+        cache.put(&key, &first);
+        return Ok(objects);
+    }
     let (first, second) = rayon::join(template, template);
     let (first, second) = (first?, second?);
     // Checks the objects (and names a bad template) before comparing the renders.
@@ -165,6 +175,52 @@ fn render_objects(helm: &Helm, cache: &Cache, request: &ChartRequest) -> Result<
     }
     cache.put(&key, &first);
     Ok(objects)
+}
+
+/// The template functions (Helm's and Sprig's) whose result can differ from one run to the
+/// next: randomness, the clock, fresh keys and certificates, salted hashes, random IVs, and
+/// what the cluster or the network answers.
+const VARYING_FUNCTIONS: &[&str] = &[
+    "rand",
+    "shuffle",
+    "uuid",
+    "genCA",
+    "genPrivateKey",
+    "genSelfSigned",
+    "genSigned",
+    "now",
+    "date",
+    "ago",
+    "unixEpoch",
+    "bcrypt",
+    "htpasswd",
+    "encryptAES",
+    "lookup",
+    "getHostByName",
+];
+
+/// Whether a chart may render differently on two runs, judged from its files: a template
+/// (`.yaml`, `.yml`, `.tpl`, `.txt`, `.json` under `templates/`, or any file a template could
+/// `include` through `.Files`) names one of [`VARYING_FUNCTIONS`], or the chart packs a
+/// subchart archive this scan cannot read. Only such charts are rendered twice on a cache
+/// miss; for the others the double render could find nothing, and costs a helm run.
+fn may_vary(files: &[(String, Vec<u8>)]) -> bool {
+    files.iter().any(|(rel, content)| {
+        if rel.ends_with(".tgz") || rel.ends_with(".tar.gz") {
+            return true;
+        }
+        let text = String::from_utf8_lossy(content);
+        text.contains("{{")
+            && VARYING_FUNCTIONS.iter().any(|f| {
+                text.match_indices(f).any(|(i, _)| {
+                    // A function name, not part of a longer identifier before it.
+                    !text[..i]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                })
+            })
+    })
 }
 
 /// Every file of a chart directory as (relative path with `/`, content), sorted by path.
@@ -226,4 +282,58 @@ pub(crate) fn chart_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 
 fn unsafe_path(path: &Path, what: &str) -> Error {
     Error::new(ErrorKind::Unsafe, format!("{} {what}", path.display())).at(Location::file(path))
+}
+
+#[cfg(test)]
+mod determinism_scan {
+    use super::may_vary;
+
+    fn chart(files: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        files
+            .iter()
+            .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn only_charts_that_call_varying_functions_are_rendered_twice() {
+        for (files, want) in [
+            (
+                &[("templates/s.yaml", "p: {{ randAlphaNum 16 | b64enc }}")][..],
+                true,
+            ),
+            (
+                &[("templates/_h.tpl", "{{- $ca := genCA \"x\" 365 -}}")][..],
+                true,
+            ),
+            (
+                &[("templates/c.yaml", "at: {{ now | date \"2006\" }}")][..],
+                true,
+            ),
+            (
+                &[(
+                    "templates/l.yaml",
+                    "{{ (lookup \"v1\" \"Secret\" \"ns\" \"n\") }}",
+                )][..],
+                true,
+            ),
+            (&[("charts/sub-1.0.0.tgz", "\u{1f}binary")][..], true),
+            (
+                &[("templates/d.yaml", "replicas: {{ .Values.replicas }}")][..],
+                false,
+            ),
+            // `.Values.nowhere` and `operand` name no function.
+            (
+                &[(
+                    "templates/d.yaml",
+                    "a: {{ .Values.nowhere }}\nb: {{ .Values.operand }}",
+                )][..],
+                false,
+            ),
+            // A README that mentions `now` renders nothing.
+            (&[("README.md", "run it now")][..], false),
+        ] {
+            assert_eq!(may_vary(&chart(files)), want, "{files:?}");
+        }
+    }
 }
