@@ -73,6 +73,13 @@ pub struct FileOrigin {
 }
 
 impl FileOrigin {
+    /// The chart under `charts/` whose template wrote the file, for a chart bundle's file.
+    pub fn chart(&self) -> Option<&str> {
+        let mut parts = self.template.components();
+        let first = parts.next()?.as_os_str();
+        (first == crate::chart::VENDOR_DIR).then(|| parts.next()?.as_os_str().to_str())?
+    }
+
     /// The sources named in the file's header and in messages: `environments/x.yaml and
     /// templates/web/deployment.yaml.j2`.
     pub fn describe(&self) -> String {
@@ -1311,6 +1318,22 @@ fn patch_env(env: &Environment, files: &mut [UnitFile], regenerate: &str) -> Res
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_file_origin_names_its_chart() {
+        let origin = |template: &str| FileOrigin {
+            app: None,
+            kind: None,
+            template: template.into(),
+            env_file: "environments/prod.yaml".into(),
+        };
+        assert_eq!(
+            origin("charts/otel-agent/templates/daemonset.yaml").chart(),
+            Some("otel-agent")
+        );
+        assert_eq!(origin("templates/web/deployment.yaml.j2").chart(), None);
+        assert_eq!(origin("charts").chart(), None);
+    }
     use super::*;
 
     #[test]

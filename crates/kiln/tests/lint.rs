@@ -482,6 +482,7 @@ fn exception(rule: &str) -> kiln::lint::Exception {
         reason: "a test".into(),
         env: None,
         app: None,
+        chart: None,
         object: None,
         variable: None,
     }
@@ -551,6 +552,7 @@ fn exceptions_silence_a_rule_and_are_listed() {
         reason: "reads its own pods through the API".into(),
         env: Some("prod".into()),
         app: None,
+        chart: None,
         object: Some(kiln::lint::ObjectSelector {
             kind: "Deployment".into(),
             name: "shop".into(),

@@ -23,6 +23,7 @@ pub use crate::model::{CustomResource, Exception, External, Item, LintConfig, Ob
 
 use crate::crd::CrdSet;
 use crate::load::TEMPLATES_DIR;
+use crate::model::Subject;
 use crate::render::{FileOrigin, Rendered, RenderedFile};
 use crate::resolve::{Component, Platform};
 
@@ -248,13 +249,17 @@ impl<'p> Sink<'p> {
         variable: Option<&str>,
     ) {
         let app = obj.component.map(|c| c.app.as_str());
-        if let Some(i) = self
-            .platform
-            .lint
-            .exceptions
-            .iter()
-            .position(|e| e.matches(rule_id, obj.env, app, obj.kind(), obj.name(), variable))
-        {
+        if let Some(i) = self.platform.lint.exceptions.iter().position(|e| {
+            e.matches(&Subject {
+                rule: rule_id,
+                env: obj.env,
+                app,
+                chart: obj.origin.and_then(FileOrigin::chart),
+                kind: obj.kind(),
+                name: obj.name(),
+                variable,
+            })
+        }) {
             self.silenced[i] += 1;
             return;
         }

@@ -141,6 +141,10 @@ pub struct Exception {
     /// Only on objects rendered by this app's components.
     #[serde(default)]
     pub app: Option<String>,
+    /// Only on objects a chart bundle renders from `charts/<chart>/` (what a third-party chart
+    /// needs, such as its operator's API token, excepted once for all its objects).
+    #[serde(default)]
+    pub chart: Option<String>,
     /// Only on the objects this selects.
     #[serde(default)]
     pub object: Option<ObjectSelector>,
@@ -149,22 +153,39 @@ pub struct Exception {
     pub variable: Option<String>,
 }
 
+/// What an exception is matched against: one finding's rule and the object it is about.
+pub(crate) struct Subject<'a> {
+    /// The rule that found it.
+    pub rule: &'a str,
+    /// The environment.
+    pub env: &'a str,
+    /// The app whose component rendered the object, if one did.
+    pub app: Option<&'a str>,
+    /// The chart under `charts/` that rendered the object, if one did.
+    pub chart: Option<&'a str>,
+    /// The object's kind.
+    pub kind: &'a str,
+    /// The object's name.
+    pub name: &'a str,
+    /// The environment variable or config key the finding is about, if any.
+    pub variable: Option<&'a str>,
+}
+
 impl Exception {
-    /// Whether this exception silences `rule` on the object `kind`/`name` of `app` in `env`.
-    pub(crate) fn matches(
-        &self,
-        rule: &str,
-        env: &str,
-        app: Option<&str>,
-        kind: &str,
-        name: &str,
-        variable: Option<&str>,
-    ) -> bool {
-        self.rule == rule
-            && self.variable.as_deref().is_none_or(|v| Some(v) == variable)
-            && self.env.as_deref().is_none_or(|e| e == env)
-            && self.app.as_deref().is_none_or(|a| Some(a) == app)
-            && self.object.as_ref().is_none_or(|o| o.matches(kind, name))
+    /// Whether this exception silences the finding about `s`.
+    pub(crate) fn matches(&self, s: &Subject<'_>) -> bool {
+        self.rule == s.rule
+            && self
+                .variable
+                .as_deref()
+                .is_none_or(|v| Some(v) == s.variable)
+            && self.env.as_deref().is_none_or(|e| e == s.env)
+            && self.app.as_deref().is_none_or(|a| Some(a) == s.app)
+            && self.chart.as_deref().is_none_or(|c| Some(c) == s.chart)
+            && self
+                .object
+                .as_ref()
+                .is_none_or(|o| o.matches(s.kind, s.name))
     }
 
     pub(crate) fn scope(&self) -> String {
@@ -174,6 +195,9 @@ impl Exception {
         }
         if let Some(app) = &self.app {
             parts.push(format!("app {app}"));
+        }
+        if let Some(chart) = &self.chart {
+            parts.push(format!("chart {chart}"));
         }
         if let Some(o) = &self.object {
             parts.push(format!("{} {}", o.kind, o.name));

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub(crate) use lint::glob;
+pub(crate) use lint::Subject;
 pub use lint::{CustomResource, Exception, External, Item, LintConfig, ObjectSelector};
 pub use patch::{JsonOp, PatchDef, PatchSelector};
 
