@@ -941,19 +941,13 @@ fn hosts(objects: &BTreeMap<Key, Located<'_>>) -> BTreeMap<String, (bool, Option
         if kind != "Ingress" {
             continue;
         }
-        let tls: BTreeSet<&str> = l.object["spec"]["tls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|t| t["hosts"].as_array().into_iter().flatten())
-            .filter_map(Value::as_str)
-            .collect();
+        let tls = crate::object::ingress_tls_hosts(l.object);
         for rule in l.object["spec"]["rules"].as_array().into_iter().flatten() {
             if let Some(host) = rule["host"].as_str() {
                 out.insert(
                     host.to_owned(),
                     (
-                        tls.contains(host),
+                        tls.contains(&host),
                         l.app.map(str::to_owned),
                         title(kind, Some(ns), name),
                     ),

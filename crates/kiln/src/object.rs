@@ -45,6 +45,17 @@ pub(crate) fn int_or_percent(v: &Value) -> Option<(i64, bool)> {
     }
 }
 
+/// The hosts an Ingress's `spec.tls` entries cover.
+pub(crate) fn ingress_tls_hosts(ingress: &Value) -> Vec<&str> {
+    ingress["spec"]["tls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["hosts"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// Whether a built-in kind is cluster-scoped (has no namespace). Custom resources' scope comes
 /// from their CRD; a kind this list does not know counts as namespaced, as most kinds are.
 pub(crate) fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {

@@ -258,13 +258,11 @@ pub fn render_at(root: &Path, rev: &str) -> Result<Rendered> {
             let charts_at = tempfile::tempdir()
                 .map_err(|e| Error::io("create a directory for", Path::new("charts"), e))?;
             crate::git::write_dir_at(root, rev, Path::new(chart::VENDOR_DIR), charts_at.path())?;
-            let lock_at = crate::git::read_file_at(root, rev, Path::new(chart::LOCK_FILE))?;
-            let lock_path = charts_at.path().join(chart::LOCK_FILE);
-            match lock_at {
-                Some(file) => std::fs::write(&lock_path, file.text),
-                None => std::fs::remove_file(&lock_path).or(Ok(())),
+            // The directory is new: a revision without a lock leaves it without one.
+            if let Some(lock) = crate::git::read_file_at(root, rev, Path::new(chart::LOCK_FILE))? {
+                std::fs::write(charts_at.path().join(chart::LOCK_FILE), lock.text)
+                    .map_err(|e| Error::io("write", Path::new(chart::LOCK_FILE), e))?;
             }
-            .map_err(|e| Error::io("write", Path::new(chart::LOCK_FILE), e))?;
             let charts = run_charts(&platform, charts_at.path())?;
             render_with(&platform, &charts)
         }

@@ -197,13 +197,7 @@ fn ingress_tls(_: &Platform, obj: &Obj<'_>, sink: &mut Sink<'_>) {
         return;
     }
     let v = obj.value;
-    let covered: Vec<&str> = v["spec"]["tls"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|t| t["hosts"].as_array().into_iter().flatten())
-        .filter_map(Value::as_str)
-        .collect();
+    let covered = crate::object::ingress_tls_hosts(v);
     for (i, rule) in v["spec"]["rules"]
         .as_array()
         .into_iter()
